@@ -1,0 +1,3 @@
+//! One module per subcommand: its clap arguments and the glue to its library crate.
+
+pub mod version;

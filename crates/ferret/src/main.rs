@@ -1,0 +1,35 @@
+//! The `ferret` command: parses the command line and hands each subcommand to the
+//! library crates that do the work. No analysis logic lives here.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+#[derive(Debug, Parser)]
+#[command(name = "ferret", version, about = "Linux malware-analysis sandbox and host behaviour monitor")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print ferret's version and the optional parts compiled in.
+    Version,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Version => cmd::version::run(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("ferret: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
