@@ -16,13 +16,20 @@ use std::collections::HashSet;
 
 const DT_NULL: u64 = 0;
 const DT_NEEDED: u64 = 1;
+const DT_PLTRELSZ: u64 = 2;
 const DT_HASH: u64 = 4;
 const DT_STRTAB: u64 = 5;
 const DT_SYMTAB: u64 = 6;
 const DT_STRSZ: u64 = 10;
+const DT_RELA: u64 = 7;
+const DT_RELASZ: u64 = 8;
 const DT_SYMENT: u64 = 11;
 const DT_SONAME: u64 = 14;
 const DT_RPATH: u64 = 15;
+const DT_REL: u64 = 17;
+const DT_RELSZ: u64 = 18;
+const DT_PLTREL: u64 = 20;
+const DT_JMPREL: u64 = 23;
 const DT_BIND_NOW: u64 = 24;
 const DT_RUNPATH: u64 = 29;
 const DT_FLAGS: u64 = 30;
@@ -87,6 +94,11 @@ struct Tags {
     verneed: Option<u64>,
     verneednum: Option<u64>,
     mips_symtabno: Option<u64>,
+    rela: Option<(u64, u64)>,
+    rel: Option<(u64, u64)>,
+    jmprel: Option<u64>,
+    pltrelsz: u64,
+    pltrel: u64,
     flags: u64,
     flags_1: u64,
     bind_now: bool,
@@ -230,6 +242,13 @@ fn read_tags(p: &mut Parser<'_, '_>, table: &[u8]) -> Tags {
             DT_RPATH => t.rpath = Some(val),
             DT_RUNPATH => t.runpath = Some(val),
             DT_BIND_NOW => t.bind_now = true,
+            DT_RELA => t.rela = Some((val, t.rela.map_or(0, |r| r.1))),
+            DT_RELASZ => t.rela = Some((t.rela.map_or(0, |r| r.0), val)),
+            DT_REL => t.rel = Some((val, t.rel.map_or(0, |r| r.1))),
+            DT_RELSZ => t.rel = Some((t.rel.map_or(0, |r| r.0), val)),
+            DT_JMPREL => t.jmprel = Some(val),
+            DT_PLTRELSZ => t.pltrelsz = val,
+            DT_PLTREL => t.pltrel = val,
             DT_FLAGS => t.flags |= val,
             DT_FLAGS_1 => t.flags_1 |= val,
             DT_GNU_HASH => t.gnu_hash = Some(val),
@@ -317,13 +336,18 @@ fn dynsym_from_tags<'a>(
     let fits = avail.len() as u64 / entsize;
     let count = if let Some(n) = tags.mips_symtabno {
         Some(n)
-    } else if let Some(n) = tags.gnu_hash.and_then(|a| gnu_hash_count(p, a)) {
-        Some(n)
     } else if let Some(h) = tags.hash.and_then(|a| p.addr_to_offset(a)) {
         // DT_HASH: nbucket, nchain; nchain equals the number of symbols.
         p.ctx.u32(h.saturating_add(4)).map(u64::from)
     } else {
-        None
+        // DT_GNU_HASH only covers defined symbols; undefined ones (the imports) below
+        // its symoffset are only bounded by the relocations that reference them.
+        let gnu = tags.gnu_hash.and_then(|a| gnu_hash_count(p, a));
+        let rel = reloc_symbol_bound(p, tags);
+        match (gnu, rel) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
     };
     let count = match count {
         Some(n) => n,
@@ -348,6 +372,45 @@ fn dynsym_from_tags<'a>(
         );
     }
     Some((avail, count.min(fits)))
+}
+
+/// One past the highest symbol index any dynamic relocation references.
+fn reloc_symbol_bound(p: &mut Parser<'_, '_>, tags: &Tags) -> Option<u64> {
+    let is64 = p.ctx.is64;
+    let (rel_ent, rela_ent) = if is64 { (16, 24) } else { (8, 12) };
+    let mut tables = Vec::with_capacity(3);
+    if let Some((addr, size)) = tags.rela {
+        tables.push((addr, size, rela_ent));
+    }
+    if let Some((addr, size)) = tags.rel {
+        tables.push((addr, size, rel_ent));
+    }
+    if let Some(addr) = tags.jmprel {
+        let ent = if tags.pltrel == DT_REL {
+            rel_ent
+        } else {
+            rela_ent
+        };
+        tables.push((addr, tags.pltrelsz, ent));
+    }
+    let word = if is64 { 8 } else { 4 };
+    let mut best: Option<u64> = None;
+    for (addr, size, ent) in tables {
+        let Some(off) = p.addr_to_offset(addr) else {
+            continue;
+        };
+        let avail = p.rest_of_mapping(off);
+        let data = &avail[..avail.len().min(usize::try_from(size).unwrap_or(usize::MAX))];
+        let c = p.ctx.with(data);
+        for i in 0..data.len() as u64 / ent {
+            let info = c.wordz(i * ent + word);
+            let sym = if is64 { info >> 32 } else { info >> 8 };
+            if sym != 0 {
+                best = Some(best.unwrap_or(0).max(sym + 1));
+            }
+        }
+    }
+    best
 }
 
 /// Number of dynamic symbols implied by a DT_GNU_HASH table: one past the last symbol

@@ -17,6 +17,11 @@ mod names;
 mod notes;
 mod parser;
 mod read;
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+use parser::decode_flags as parser_flags;
 
 use serde::Serialize;
 use std::borrow::Cow;

@@ -790,13 +790,17 @@ fn find_overlay(p: &Parser<'_, '_>, hdr: &Header) -> Option<Overlay> {
     for ph in &p.phdrs {
         end = end.max(ph.offset.saturating_add(ph.filesz));
     }
-    (end < len).then_some(Overlay {
-        offset: end,
-        size: len - end,
-    })
+    if end < len {
+        Some(Overlay {
+            offset: end,
+            size: len - end,
+        })
+    } else {
+        None
+    }
 }
 
-fn decode_flags(raw: u32, machine: u16, is64: bool, be: bool) -> Flags {
+pub(crate) fn decode_flags(raw: u32, machine: u16, is64: bool, be: bool) -> Flags {
     let mut f = Flags {
         raw,
         ..Flags::default()
