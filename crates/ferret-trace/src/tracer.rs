@@ -1,0 +1,615 @@
+//! The ptrace tracer: follows every task of a seized process tree and turns
+//! seccomp stops into merged syscall records.
+
+use crate::arch::Arch;
+use crate::decode::{Limits, Mem, decode_args};
+use crate::event::{ExitStatus, ForkKind, Sink, SyscallRecord, TraceEvent};
+use crate::sys::{self, INFO_OP_EXIT, INFO_OP_SECCOMP, SyscallInfo, Wait};
+use crate::value::ArgValue;
+use std::collections::HashMap;
+use std::io;
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Options set on every tracee.
+const OPTIONS: u32 = (libc::PTRACE_O_TRACESYSGOOD
+    | libc::PTRACE_O_TRACEFORK
+    | libc::PTRACE_O_TRACEVFORK
+    | libc::PTRACE_O_TRACECLONE
+    | libc::PTRACE_O_TRACEEXEC
+    | libc::PTRACE_O_TRACEEXIT
+    | libc::PTRACE_O_TRACESECCOMP
+    | libc::PTRACE_O_EXITKILL) as u32;
+
+const EV_FORK: i32 = libc::PTRACE_EVENT_FORK;
+const EV_VFORK: i32 = libc::PTRACE_EVENT_VFORK;
+const EV_CLONE: i32 = libc::PTRACE_EVENT_CLONE;
+const EV_EXEC: i32 = libc::PTRACE_EVENT_EXEC;
+const EV_EXIT: i32 = libc::PTRACE_EVENT_EXIT;
+const EV_SECCOMP: i32 = libc::PTRACE_EVENT_SECCOMP;
+const EV_STOP: i32 = 128; // PTRACE_EVENT_STOP
+
+/// Default cap on recorded events (see [`TraceOptions::max_events`]).
+pub const DEFAULT_MAX_EVENTS: u64 = 2_000_000;
+
+/// Errors of the tracer itself (tracee failures are events, not errors).
+#[derive(Debug)]
+pub enum TraceError {
+    /// `PTRACE_SEIZE` of the root process failed.
+    Seize {
+        /// Target pid.
+        pid: i32,
+        /// OS error.
+        source: io::Error,
+    },
+    /// `run` was called from a thread other than the one that seized:
+    /// ptrace only accepts requests from the tracing thread.
+    WrongThread {
+        /// Thread that seized.
+        tracer: i32,
+        /// Calling thread.
+        caller: i32,
+    },
+    /// An unexpected OS error from waitpid or signal setup.
+    Os(io::Error),
+}
+
+impl std::fmt::Display for TraceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TraceError::Seize { pid, source } => {
+                write!(f, "cannot ptrace-seize pid {pid}: {source}")
+            }
+            TraceError::WrongThread { tracer, caller } => write!(
+                f,
+                "tracer used from thread {caller} but it was seized by thread {tracer}; ptrace requires the same thread"
+            ),
+            TraceError::Os(e) => write!(f, "tracer OS error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for TraceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TraceError::Seize { source, .. } => Some(source),
+            TraceError::Os(e) => Some(e),
+            TraceError::WrongThread { .. } => None,
+        }
+    }
+}
+
+/// What a run saw; counters cover the whole life of the tracer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Every ptrace stop handled (syscall, event, signal and group stops).
+    pub stops: u64,
+    /// Traced syscalls seen (seccomp stops), recorded or not.
+    pub syscalls: u64,
+    /// Events produced, recorded or not.
+    pub events: u64,
+    /// Events not delivered because `max_events` was reached.
+    pub dropped_events: u64,
+    /// Distinct tasks (processes and threads) traced.
+    pub tasks: u64,
+    /// The deadline was reached with tasks still alive.
+    pub timed_out: bool,
+    /// Tasks still traced when `run` returned.
+    pub remaining: usize,
+}
+
+/// Tracer settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceOptions {
+    /// Events delivered to the sink at most; past it the sample keeps running,
+    /// events are only counted (`RunSummary::dropped_events`).
+    pub max_events: u64,
+    /// Bounds on strings and argv/envp copied from tracees.
+    pub limits: Limits,
+}
+
+impl Default for TraceOptions {
+    fn default() -> Self {
+        TraceOptions {
+            max_events: DEFAULT_MAX_EVENTS,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// A syscall tracer. [`PtraceTracer`] is the ptrace + seccomp implementation;
+/// an eBPF one can implement the same trait.
+pub trait Tracer {
+    /// Traces until every traced task is gone or `deadline` passes, delivering
+    /// events to `sink`. At the deadline it returns with tasks still alive
+    /// (`RunSummary::timed_out`); the caller kills the tree.
+    fn run(&mut self, deadline: Instant, sink: &mut dyn Sink) -> Result<RunSummary, TraceError>;
+}
+
+#[derive(Debug)]
+struct Task {
+    /// Thread group id; `None` until known.
+    tgid: Option<i32>,
+    /// A syscall between its seccomp stop and its exit stop.
+    pending: Option<SyscallRecord>,
+}
+
+/// ptrace + seccomp tracer for one process tree. Create it with
+/// [`PtraceTracer::seize`] on the thread that will call [`Tracer::run`].
+///
+/// Dropping it SIGKILLs and reaps the tasks still traced (bounded to ~1 s), so
+/// nothing is left in a ptrace stop.
+#[derive(Debug)]
+pub struct PtraceTracer {
+    tasks: HashMap<i32, Task>,
+    opts: TraceOptions,
+    mem: Mem,
+    info: SyscallInfo,
+    summary: RunSummary,
+    tracer_tid: i32,
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// Thread group id of `tid` from /proc (used only when no event told us).
+fn proc_tgid(tid: i32) -> Option<i32> {
+    let s = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+fn is_group_stop_signal(sig: i32) -> bool {
+    matches!(
+        sig,
+        libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
+    )
+}
+
+impl PtraceTracer {
+    /// Seizes `pid` (not stopping it) with fork/vfork/clone/exec/exit/seccomp
+    /// tracing and `PTRACE_O_EXITKILL`. Call from the thread that will run
+    /// the tracer, before the process installs its seccomp filter and execs.
+    pub fn seize(pid: i32) -> Result<Self, TraceError> {
+        Self::seize_with(pid, TraceOptions::default())
+    }
+
+    /// [`PtraceTracer::seize`] with explicit options.
+    pub fn seize_with(pid: i32, opts: TraceOptions) -> Result<Self, TraceError> {
+        sys::seize(pid, OPTIONS).map_err(|source| TraceError::Seize { pid, source })?;
+        let mut tasks = HashMap::new();
+        tasks.insert(
+            pid,
+            Task {
+                tgid: Some(pid),
+                pending: None,
+            },
+        );
+        Ok(PtraceTracer {
+            tasks,
+            opts,
+            mem: Mem::new(),
+            info: SyscallInfo::default(),
+            summary: RunSummary {
+                tasks: 1,
+                ..RunSummary::default()
+            },
+            tracer_tid: sys::gettid(),
+        })
+    }
+
+    /// Counters so far.
+    pub fn summary(&self) -> &RunSummary {
+        &self.summary
+    }
+
+    /// Thread ids still traced.
+    pub fn traced(&self) -> impl Iterator<Item = i32> + '_ {
+        self.tasks.keys().copied()
+    }
+
+    fn emit(&mut self, sink: &mut dyn Sink, ev: TraceEvent) {
+        self.summary.events += 1;
+        if self.summary.events > self.opts.max_events {
+            self.summary.dropped_events += 1;
+        } else {
+            sink.event(ev);
+        }
+    }
+
+    fn capped(&self) -> bool {
+        self.summary.events >= self.opts.max_events
+    }
+
+    /// Resumes `tid`, in syscall mode if it has a syscall waiting for its exit.
+    fn resume(&self, tid: i32, sig: i32) {
+        let pending = self.tasks.get(&tid).is_some_and(|t| t.pending.is_some());
+        // ESRCH: the task died meanwhile; its death is reported by waitpid.
+        let _ = if pending {
+            sys::cont_syscall(tid, sig)
+        } else {
+            sys::cont(tid, sig)
+        };
+    }
+
+    fn tgid_of(&mut self, tid: i32) -> i32 {
+        match self.tasks.get(&tid).and_then(|t| t.tgid) {
+            Some(t) => t,
+            None => {
+                let t = proc_tgid(tid).unwrap_or(tid);
+                if let Some(task) = self.tasks.get_mut(&tid) {
+                    task.tgid = Some(t);
+                }
+                t
+            }
+        }
+    }
+
+    fn flush_pending(&mut self, tid: i32, sink: &mut dyn Sink) {
+        if let Some(rec) = self.tasks.get_mut(&tid).and_then(|t| t.pending.take()) {
+            self.emit(sink, TraceEvent::Syscall(rec));
+        }
+    }
+
+    fn on_seccomp(&mut self, tid: i32, sink: &mut dyn Sink) {
+        self.summary.syscalls += 1;
+        match sys::syscall_info(tid, &mut self.info) {
+            Ok(true) if self.info.op == INFO_OP_SECCOMP => {}
+            _ => return self.resume(tid, 0),
+        }
+        let info = self.info;
+        let Some(arch) = Arch::from_audit(info.arch, info.nr) else {
+            return self.resume(tid, 0);
+        };
+        // A record still pending means its exit stop never came: emit as is.
+        self.flush_pending(tid, sink);
+        let name = arch.syscall_name(info.nr).unwrap_or("?");
+        let no_return = matches!(name, "exit" | "exit_group");
+        let is_clone = matches!(name, "clone" | "clone3" | "fork" | "vfork");
+        if self.capped() && !is_clone {
+            // Past the cap: count, skip decoding and the exit stop.
+            self.summary.events += 1;
+            self.summary.dropped_events += 1;
+            let _ = sys::cont(tid, 0);
+            return;
+        }
+        let pid = self.tgid_of(tid);
+        self.mem.set_pid(tid);
+        let args = decode_args(arch, info.nr, &info.args, &mut self.mem, &self.opts.limits);
+        let rec = SyscallRecord {
+            ts_ns: now_ns(),
+            pid,
+            tid,
+            arch,
+            nr: info.nr,
+            name,
+            raw_args: info.args,
+            args,
+            ret: None,
+            errno: None,
+        };
+        if no_return {
+            self.emit(sink, TraceEvent::Syscall(rec));
+            let _ = sys::cont(tid, 0);
+            return;
+        }
+        if let Some(t) = self.tasks.get_mut(&tid) {
+            t.pending = Some(rec);
+        }
+        let _ = sys::cont_syscall(tid, 0);
+    }
+
+    fn on_syscall_exit(&mut self, tid: i32, sink: &mut dyn Sink) {
+        let Some(mut rec) = self.tasks.get_mut(&tid).and_then(|t| t.pending.take()) else {
+            return self.resume(tid, 0);
+        };
+        if let Ok(true) = sys::syscall_info(tid, &mut self.info)
+            && self.info.op == INFO_OP_EXIT
+        {
+            let rval = self.info.rval();
+            if self.info.is_error() {
+                rec.ret = Some(-1);
+                rec.errno = Some(rval.unsigned_abs() as i32);
+            } else {
+                rec.ret = Some(rval);
+            }
+        }
+        self.emit(sink, TraceEvent::Syscall(rec));
+        self.resume(tid, 0);
+    }
+
+    fn on_fork(&mut self, tid: i32, event: i32, sink: &mut dyn Sink) {
+        let Ok(child) = sys::event_msg(tid).map(|c| c as i32) else {
+            return self.resume(tid, 0);
+        };
+        let parent = self.tgid_of(tid);
+        let flags = self
+            .tasks
+            .get(&tid)
+            .and_then(|t| t.pending.as_ref())
+            .and_then(|r| match r.name {
+                "clone" => Some(r.raw_args[0]),
+                "clone3" => match r.arg("args") {
+                    Some(ArgValue::Struct(f)) => f.iter().find_map(|(n, v)| match (n, v) {
+                        (&"flags", ArgValue::Sym(s)) => Some(s.value),
+                        _ => None,
+                    }),
+                    _ => None,
+                },
+                _ => None,
+            });
+        let kind = match event {
+            EV_FORK => ForkKind::Fork,
+            EV_VFORK => ForkKind::Vfork,
+            _ => match flags {
+                Some(f) if f & libc::CLONE_THREAD as u64 != 0 => ForkKind::Thread,
+                Some(f) if f & libc::CLONE_VFORK as u64 != 0 => ForkKind::Vfork,
+                Some(_) => ForkKind::Clone,
+                None => match proc_tgid(child) {
+                    Some(t) if t != child => ForkKind::Thread,
+                    _ => ForkKind::Clone,
+                },
+            },
+        };
+        let child_tgid = if kind == ForkKind::Thread {
+            parent
+        } else {
+            child
+        };
+        match self.tasks.get_mut(&child) {
+            // Its own first stop came first.
+            Some(t) => t.tgid = Some(child_tgid),
+            None => {
+                self.summary.tasks += 1;
+                self.tasks.insert(
+                    child,
+                    Task {
+                        tgid: Some(child_tgid),
+                        pending: None,
+                    },
+                );
+            }
+        }
+        self.emit(
+            sink,
+            TraceEvent::Fork {
+                ts_ns: now_ns(),
+                parent,
+                parent_tid: tid,
+                child,
+                kind,
+            },
+        );
+        self.resume(tid, 0);
+    }
+
+    fn on_exec(&mut self, pid: i32, sink: &mut dyn Sink) {
+        let old = sys::event_msg(pid).map(|t| t as i32).unwrap_or(pid);
+        if old != pid {
+            // A non-leader thread exec'd and took over the leader's tid: the
+            // leader is gone without a death report, the execing thread's
+            // state (with its pending execve) moves to the new tid.
+            self.flush_pending(pid, sink);
+            if let Some(mut t) = self.tasks.remove(&old) {
+                t.tgid = Some(pid);
+                self.tasks.insert(pid, t);
+            }
+        }
+        if let Some(t) = self.tasks.get_mut(&pid) {
+            t.tgid = Some(pid);
+        }
+        let (mut path, mut argv, mut envp) = (None, None, None);
+        if let Some(rec) = self.tasks.get(&pid).and_then(|t| t.pending.as_ref()) {
+            for (n, v) in &rec.args {
+                match (*n, v) {
+                    ("filename" | "pathname", ArgValue::Str(b)) => path = Some(b.clone()),
+                    ("argv", ArgValue::StrList(l)) => argv = Some(l.clone()),
+                    ("envp", ArgValue::StrList(l)) => envp = Some(l.clone()),
+                    _ => {}
+                }
+            }
+        }
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+            .ok()
+            .map(|p| p.into_os_string().into_encoded_bytes());
+        let arch = match sys::syscall_info(pid, &mut self.info) {
+            Ok(true) => Arch::from_audit(self.info.arch, 0),
+            _ => None,
+        };
+        self.emit(
+            sink,
+            TraceEvent::Exec {
+                ts_ns: now_ns(),
+                pid,
+                old_tid: (old != pid).then_some(old),
+                path,
+                exe,
+                arch,
+                argv,
+                envp,
+            },
+        );
+        self.resume(pid, 0);
+    }
+
+    fn on_death(&mut self, tid: i32, status: ExitStatus, sink: &mut dyn Sink) {
+        let Some(task) = self.tasks.remove(&tid) else {
+            return; // not ours (or a tid retired by a multi-threaded exec)
+        };
+        let pid = task.tgid.unwrap_or(tid);
+        if let Some(rec) = task.pending {
+            self.emit(sink, TraceEvent::Syscall(rec));
+        }
+        self.emit(
+            sink,
+            TraceEvent::Exit {
+                ts_ns: now_ns(),
+                pid,
+                tid,
+                status,
+            },
+        );
+    }
+
+    fn on_signal(&mut self, tid: i32, sig: i32, sink: &mut dyn Sink) {
+        let (code, sender) = match sys::siginfo(tid) {
+            Ok((_, code, sender)) => (code, sender),
+            Err(_) => (0, 0),
+        };
+        let pid = self.tgid_of(tid);
+        self.emit(
+            sink,
+            TraceEvent::Signal {
+                ts_ns: now_ns(),
+                pid,
+                tid,
+                sig,
+                code,
+                sender,
+            },
+        );
+        // Re-inject: the tracee gets the signal as if untraced.
+        self.resume(tid, sig);
+    }
+
+    fn on_stop(&mut self, tid: i32, status: i32, sink: &mut dyn Sink) {
+        self.summary.stops += 1;
+        if !self.tasks.contains_key(&tid) {
+            // An auto-attached child whose first stop beat its parent's event.
+            self.summary.tasks += 1;
+            self.tasks.insert(
+                tid,
+                Task {
+                    tgid: None,
+                    pending: None,
+                },
+            );
+        }
+        let sig = libc::WSTOPSIG(status);
+        let event = (status >> 16) & 0xff;
+        match (sig, event) {
+            (s, 0) if s == libc::SIGTRAP | 0x80 => self.on_syscall_exit(tid, sink),
+            (libc::SIGTRAP, EV_SECCOMP) => self.on_seccomp(tid, sink),
+            (libc::SIGTRAP, EV_FORK | EV_VFORK | EV_CLONE) => self.on_fork(tid, event, sink),
+            (libc::SIGTRAP, EV_EXEC) => self.on_exec(tid, sink),
+            (_, EV_EXIT) => self.resume(tid, 0),
+            (s, EV_STOP) if is_group_stop_signal(s) => {
+                // Group stop: stay stopped (job control semantics) but let
+                // us see the SIGCONT that ends it.
+                let _ = sys::listen(tid);
+            }
+            (_, EV_STOP) => self.resume(tid, 0),
+            (s, 0) => self.on_signal(tid, s, sink),
+            _ => self.resume(tid, 0),
+        }
+    }
+
+    fn run_inner(&mut self, deadline: Instant, sink: &mut dyn Sink) -> Result<(), TraceError> {
+        while !self.tasks.is_empty() {
+            if Instant::now() >= deadline {
+                self.summary.timed_out = true;
+                break;
+            }
+            match sys::wait_any().map_err(TraceError::Os)? {
+                Wait::Interrupted => continue,
+                Wait::NoChildren => {
+                    // Every traced task vanished without a report we could see.
+                    self.tasks.clear();
+                    break;
+                }
+                Wait::Status(tid, status) => {
+                    if libc::WIFSTOPPED(status) {
+                        self.on_stop(tid, status, sink);
+                    } else if libc::WIFEXITED(status) {
+                        self.on_death(tid, ExitStatus::Code(libc::WEXITSTATUS(status)), sink);
+                    } else if libc::WIFSIGNALED(status) {
+                        let st = ExitStatus::Signal {
+                            sig: libc::WTERMSIG(status),
+                            core: libc::WCOREDUMP(status),
+                        };
+                        self.on_death(tid, st, sink);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// SIGKILLs every task still traced and reaps them, waiting at most `timeout`.
+    /// Returns how many were still not reaped.
+    pub fn kill_all(&mut self, timeout: Duration) -> usize {
+        for &tid in self.tasks.keys() {
+            sys::kill_thread(tid);
+        }
+        let end = Instant::now() + timeout;
+        while !self.tasks.is_empty() && Instant::now() < end {
+            self.tasks
+                .retain(|&tid, _| match sys::wait_pid_nohang(tid) {
+                    Ok(None) => true,
+                    Ok(Some(st)) if libc::WIFSTOPPED(st) => {
+                        // e.g. an exit-event stop on the way out.
+                        let _ = sys::cont(tid, 0);
+                        true
+                    }
+                    _ => false,
+                });
+            if !self.tasks.is_empty() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        self.tasks.len()
+    }
+}
+
+impl Tracer for PtraceTracer {
+    fn run(&mut self, deadline: Instant, sink: &mut dyn Sink) -> Result<RunSummary, TraceError> {
+        let caller = sys::gettid();
+        if caller != self.tracer_tid {
+            return Err(TraceError::WrongThread {
+                tracer: self.tracer_tid,
+                caller,
+            });
+        }
+        sys::install_wake_handler().map_err(TraceError::Os)?;
+        sys::unblock_wake_signal();
+        // A helper thread interrupts the blocking waitpid at the deadline,
+        // repeating until we stop it (a single signal could land just before
+        // waitpid blocks).
+        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let tid = self.tracer_tid;
+        let waker = std::thread::Builder::new()
+            .name("ferret-trace-deadline".into())
+            .spawn(move || {
+                let wait = deadline.saturating_duration_since(Instant::now());
+                if let Err(mpsc::RecvTimeoutError::Timeout) = stop_rx.recv_timeout(wait) {
+                    loop {
+                        sys::wake_thread(tid);
+                        match stop_rx.recv_timeout(Duration::from_millis(10)) {
+                            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                            _ => break,
+                        }
+                    }
+                }
+            })
+            .map_err(TraceError::Os)?;
+        let result = self.run_inner(deadline, sink);
+        drop(stop_tx);
+        let _ = waker.join();
+        result?;
+        self.summary.remaining = self.tasks.len();
+        Ok(self.summary.clone())
+    }
+}
+
+impl Drop for PtraceTracer {
+    fn drop(&mut self) {
+        if !self.tasks.is_empty() {
+            self.kill_all(Duration::from_secs(1));
+        }
+    }
+}

@@ -1,0 +1,595 @@
+//! End-to-end tests: C samples (tests/c/) compiled here with gcc and
+//! i686-linux-gnu-gcc, run under the tracer, decoded records asserted.
+
+use ferret_trace::{
+    Arch, ArgValue, ExitStatus, ForkKind, PtraceTracer, RunSummary, SockAddr, SyscallRecord,
+    SyscallSet, TraceEvent, TraceOptions, Tracer, ptrace_filter, spawn_stopped,
+};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const C_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/c");
+
+fn work_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ferret-trace-test-{}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("create temp dir");
+    d
+}
+
+fn compile(cc: &str, src: &str, out: &str, flags: &[&str]) -> PathBuf {
+    let out = work_dir().join(out);
+    let status = Command::new(cc)
+        .args(flags)
+        .arg("-o")
+        .arg(&out)
+        .arg(Path::new(C_DIR).join(src))
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {cc} (install it via scripts/install.sh): {e}"));
+    assert!(status.success(), "{cc} failed on {src}");
+    out
+}
+
+fn sample64() -> &'static Path {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| compile("gcc", "sample.c", "sample", &["-O1", "-pthread"]))
+}
+
+fn sample32() -> &'static Path {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        compile(
+            "i686-linux-gnu-gcc",
+            "sample32.c",
+            "sample32",
+            &["-O1", "-static"],
+        )
+    })
+}
+
+struct Trace {
+    events: Vec<TraceEvent>,
+    summary: RunSummary,
+    root: i32,
+}
+
+impl Trace {
+    fn syscalls<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a SyscallRecord> + 'a {
+        let name = name.to_string();
+        self.events.iter().filter_map(move |e| match e {
+            TraceEvent::Syscall(r) if r.name == name => Some(r),
+            _ => None,
+        })
+    }
+    fn one(&self, name: &str) -> &SyscallRecord {
+        self.syscalls(name)
+            .next()
+            .unwrap_or_else(|| panic!("no {name} record in:\n{}", self.dump()))
+    }
+    fn exit_of(&self, pid: i32) -> Option<ExitStatus> {
+        self.events.iter().find_map(|e| match e {
+            TraceEvent::Exit { tid, status, .. } if *tid == pid => Some(*status),
+            _ => None,
+        })
+    }
+    fn root_exit(&self) -> ExitStatus {
+        self.exit_of(self.root)
+            .unwrap_or_else(|| panic!("no exit of root {}:\n{}", self.root, self.dump()))
+    }
+    fn dump(&self) -> String {
+        self.events
+            .iter()
+            .map(|e| match e {
+                TraceEvent::Syscall(r) => r.to_string(),
+                other => format!("{other:?}"),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+fn trace_with(argv: &[&str], set: &SyscallSet, opts: TraceOptions, timeout: Duration) -> Trace {
+    let filter = ptrace_filter(set);
+    let child = spawn_stopped(argv, &["PATH=/usr/bin:/bin"], &filter).expect("spawn");
+    let root = child.pid;
+    let mut tracer = PtraceTracer::seize_with(root, opts).expect("seize");
+    child.release().expect("release");
+    let mut events = Vec::new();
+    let summary = tracer
+        .run(Instant::now() + timeout, &mut events)
+        .expect("run");
+    Trace {
+        events,
+        summary,
+        root,
+    }
+}
+
+fn trace(argv: &[&str]) -> Trace {
+    trace_with(
+        argv,
+        &SyscallSet::default(),
+        TraceOptions::default(),
+        Duration::from_secs(60),
+    )
+}
+
+fn s64() -> &'static str {
+    sample64().to_str().expect("utf-8 temp path")
+}
+
+fn str_arg<'a>(r: &'a SyscallRecord, name: &str) -> std::borrow::Cow<'a, str> {
+    match r.arg(name) {
+        Some(ArgValue::Str(b)) => b.to_string_lossy(),
+        other => panic!("{} arg {name} is not a string: {other:?}", r.name),
+    }
+}
+
+fn sym_arg(r: &SyscallRecord, name: &str) -> String {
+    match r.arg(name) {
+        Some(ArgValue::Sym(s)) => s.to_string(),
+        other => panic!("{} arg {name} is not symbolic: {other:?}", r.name),
+    }
+}
+
+#[test]
+fn files_are_decoded() {
+    let dir = work_dir().join("files");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let d = dir.to_str().expect("utf-8");
+    let t = trace(&[s64(), "files", d]);
+    assert_eq!(t.root_exit(), ExitStatus::Code(0), "{}", t.dump());
+    let a = format!("{d}/a.txt");
+    let create = t
+        .syscalls("openat")
+        .find(|r| str_arg(r, "filename") == a && sym_arg(r, "flags").contains("O_CREAT"))
+        .unwrap_or_else(|| panic!("no create of {a}:\n{}", t.dump()));
+    assert_eq!(sym_arg(create, "flags"), "O_WRONLY|O_CREAT|O_TRUNC");
+    assert_eq!(sym_arg(create, "mode"), "0640");
+    assert_eq!(sym_arg(create, "dirfd"), "AT_FDCWD");
+    assert!(create.ret.is_some_and(|fd| fd >= 3));
+    assert!(
+        t.syscalls("openat")
+            .any(|r| str_arg(r, "filename") == a && sym_arg(r, "flags") == "O_RDONLY|O_CLOEXEC")
+    );
+    let rename = t.one("rename");
+    assert_eq!(str_arg(rename, "newname"), format!("{d}/b.txt"));
+    assert_eq!(sym_arg(t.one("chmod"), "mode"), "0755");
+    assert_eq!(sym_arg(t.one("mkdir"), "mode"), "0700");
+    assert_eq!(t.one("rmdir").ret, Some(0));
+    let unlinks: Vec<_> = t.syscalls("unlink").collect();
+    assert_eq!(unlinks.len(), 2, "{}", t.dump());
+    assert_eq!(unlinks[0].ret, Some(0));
+    assert_eq!(unlinks[1].ret, Some(-1));
+    assert_eq!(unlinks[1].errno_name(), Some("ENOENT"));
+    // read/write/close are outside the default set: no records.
+    assert_eq!(t.syscalls("write").count(), 0);
+    assert_eq!(t.syscalls("read").count(), 0);
+}
+
+#[test]
+fn fork_exec_chain() {
+    let t = trace(&[s64(), "chain"]);
+    assert_eq!(t.root_exit(), ExitStatus::Code(0), "{}", t.dump());
+    let child = t
+        .events
+        .iter()
+        .find_map(|e| match e {
+            TraceEvent::Fork {
+                parent,
+                child,
+                kind: ForkKind::Clone | ForkKind::Fork,
+                ..
+            } if *parent == t.root => Some(*child),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no fork:\n{}", t.dump()));
+    let execs: Vec<_> = t
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            TraceEvent::Exec {
+                pid, argv, envp, ..
+            } => Some((*pid, argv.clone(), envp.clone())),
+            _ => None,
+        })
+        .collect();
+    // The root's own exec, then stage 1 and stage 2 in the child.
+    assert_eq!(execs.len(), 3, "{}", t.dump());
+    assert_eq!(execs[0].0, t.root);
+    for (i, (pid, argv, envp)) in execs.iter().skip(1).enumerate() {
+        assert_eq!(*pid, child);
+        let argv = argv.as_ref().expect("argv");
+        let items: Vec<_> = argv.items.iter().map(|b| b.to_string_lossy()).collect();
+        assert_eq!(items, [s64(), "chain", &(i + 1).to_string()]);
+        assert!(!argv.truncated);
+        let envp = envp.as_ref().expect("envp");
+        assert_eq!(envp.items.len(), 1);
+        assert_eq!(envp.items[0].to_string_lossy(), "FERRET_STAGE=x");
+    }
+    let execve: Vec<_> = t.syscalls("execve").filter(|r| r.pid == child).collect();
+    assert_eq!(execve.len(), 2);
+    assert!(execve.iter().all(|r| r.ret == Some(0)));
+    assert_eq!(t.exit_of(child), Some(ExitStatus::Code(7)));
+}
+
+#[test]
+fn double_fork_daemon_is_followed() {
+    let marker = work_dir().join("daemon-marker");
+    let m = marker.to_str().expect("utf-8");
+    let t = trace(&[s64(), "daemon", m]);
+    assert_eq!(t.root_exit(), ExitStatus::Code(0));
+    let forks: Vec<(i32, i32)> = t
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            TraceEvent::Fork { parent, child, .. } => Some((*parent, *child)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(forks.len(), 2, "{}", t.dump());
+    let (mid, grandchild) = (forks[0].1, forks[1].1);
+    assert_eq!(forks[1].0, mid);
+    assert_eq!(t.one("setsid").pid, mid);
+    // The grandchild outlives its parent and is traced to its end.
+    let open = t
+        .syscalls("openat")
+        .find(|r| str_arg(r, "filename") == m)
+        .unwrap_or_else(|| panic!("no open of marker:\n{}", t.dump()));
+    assert_eq!(open.pid, grandchild);
+    assert_eq!(t.exit_of(grandchild), Some(ExitStatus::Code(0)));
+    assert_eq!(t.summary.remaining, 0);
+    assert!(!t.summary.timed_out);
+}
+
+#[test]
+fn threads_are_followed() {
+    let t = trace(&[s64(), "threads"]);
+    assert_eq!(t.root_exit(), ExitStatus::Code(0));
+    let threads: Vec<i32> = t
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            TraceEvent::Fork {
+                parent,
+                child,
+                kind: ForkKind::Thread,
+                ..
+            } if *parent == t.root => Some(*child),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(threads.len(), 4, "{}", t.dump());
+    let opens: Vec<_> = t
+        .syscalls("openat")
+        .filter(|r| str_arg(r, "filename") == "/dev/null")
+        .collect();
+    assert_eq!(opens.len(), 4);
+    for o in opens {
+        assert_eq!(o.pid, t.root, "thread records carry the process id");
+        assert!(threads.contains(&o.tid));
+    }
+    let clone = t.one("clone3");
+    match clone.arg("args") {
+        Some(ArgValue::Struct(f)) => {
+            let flags = f
+                .iter()
+                .find(|(n, _)| *n == "flags")
+                .map(|(_, v)| v.to_string());
+            assert!(flags.is_some_and(|f| f.contains("CLONE_THREAD")));
+        }
+        other => panic!("clone3 args: {other:?}"),
+    }
+}
+
+#[test]
+fn prctl_name_and_traceme() {
+    let t = trace(&[s64(), "prctl"]);
+    let r = t.one("prctl");
+    assert_eq!(sym_arg(r, "option"), "PR_SET_NAME");
+    assert_eq!(str_arg(r, "name"), "[kworker/0:1]");
+    assert_eq!(r.ret, Some(0));
+
+    let t = trace(&[s64(), "traceme"]);
+    // The sample exits 0 only if PTRACE_TRACEME failed with EPERM.
+    assert_eq!(t.root_exit(), ExitStatus::Code(0), "{}", t.dump());
+    let r = t.one("ptrace");
+    assert_eq!(sym_arg(r, "request"), "PTRACE_TRACEME");
+    assert_eq!(r.ret, Some(-1));
+    assert_eq!(r.errno_name(), Some("EPERM"));
+}
+
+#[test]
+fn sockets_are_decoded() {
+    let t = trace(&[s64(), "net"]);
+    assert_eq!(t.root_exit(), ExitStatus::Code(0), "{}", t.dump());
+    let tcp = t
+        .syscalls("socket")
+        .find(|r| sym_arg(r, "type").contains("SOCK_CLOEXEC"))
+        .expect("tcp socket");
+    assert_eq!(sym_arg(tcp, "domain"), "AF_INET");
+    assert_eq!(sym_arg(tcp, "type"), "SOCK_STREAM|SOCK_CLOEXEC");
+    assert_eq!(sym_arg(tcp, "protocol"), "IPPROTO_TCP");
+    let connects: Vec<_> = t.syscalls("connect").collect();
+    assert_eq!(connects.len(), 4, "{}", t.dump());
+    match connects[0].arg("addr") {
+        Some(ArgValue::SockAddr(SockAddr::Inet { addr, port })) => {
+            assert_eq!(*addr, [127, 0, 0, 1]);
+            assert!(*port > 0);
+        }
+        other => panic!("inet addr: {other:?}"),
+    }
+    assert_eq!(connects[0].errno_name(), Some("ECONNREFUSED"));
+    match connects[1].arg("addr") {
+        Some(ArgValue::SockAddr(SockAddr::Inet6 { addr, .. })) => {
+            assert_eq!(
+                std::net::Ipv6Addr::from(*addr),
+                std::net::Ipv6Addr::LOCALHOST
+            )
+        }
+        other => panic!("inet6 addr: {other:?}"),
+    }
+    assert_eq!(connects[1].errno_name(), Some("ECONNREFUSED"));
+    assert_eq!(
+        connects[2].arg("addr"),
+        Some(&ArgValue::SockAddr(SockAddr::Unix {
+            path: b"ferret-abstract".to_vec(),
+            abstract_ns: true
+        }))
+    );
+    assert_eq!(connects[2].errno_name(), Some("ECONNREFUSED"));
+    assert_eq!(
+        connects[3].arg("addr"),
+        Some(&ArgValue::SockAddr(SockAddr::Unix {
+            path: b"/nonexistent/ferret.sock".to_vec(),
+            abstract_ns: false
+        }))
+    );
+    assert_eq!(connects[3].errno_name(), Some("ENOENT"));
+    let nl = t
+        .syscalls("socket")
+        .find(|r| sym_arg(r, "domain") == "AF_NETLINK")
+        .expect("netlink socket");
+    assert_eq!(sym_arg(nl, "protocol"), "NETLINK_ROUTE");
+    assert!(t.syscalls("bind").any(|r| matches!(
+        r.arg("addr"),
+        Some(ArgValue::SockAddr(SockAddr::Netlink { .. }))
+    )));
+    let send = t.one("sendto");
+    assert_eq!(sym_arg(send, "flags"), "MSG_DONTWAIT");
+    assert!(matches!(
+        send.arg("dest_addr"),
+        Some(ArgValue::SockAddr(SockAddr::Inet {
+            addr: [127, 0, 0, 1],
+            ..
+        }))
+    ));
+}
+
+#[test]
+fn memfd_fexecve() {
+    let t = trace(&[s64(), "memfd"]);
+    assert_eq!(t.root_exit(), ExitStatus::Code(0), "{}", t.dump());
+    let m = t.one("memfd_create");
+    assert_eq!(str_arg(m, "name"), "ferret-payload");
+    assert_eq!(sym_arg(m, "flags"), "MFD_CLOEXEC");
+    let exec = t
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            TraceEvent::Exec { exe, argv, .. } => Some((exe.clone(), argv.clone())),
+            _ => None,
+        })
+        .nth(1)
+        .unwrap_or_else(|| panic!("no second exec:\n{}", t.dump()));
+    let exe = String::from_utf8_lossy(exec.0.as_deref().unwrap_or_default()).into_owned();
+    assert!(exe.contains("memfd:ferret-payload"), "exe {exe}");
+    let argv = exec.1.expect("argv");
+    assert_eq!(argv.items[1].to_string_lossy(), "--fileless");
+}
+
+#[test]
+fn kill_and_signals() {
+    let t = trace(&[s64(), "kill"]);
+    assert_eq!(t.root_exit(), ExitStatus::Code(0), "{}", t.dump());
+    let k = t.one("kill");
+    assert_eq!(sym_arg(k, "sig"), "SIGTERM");
+    let victim = match k.arg("pid") {
+        Some(ArgValue::Int(p)) => *p as i32,
+        other => panic!("kill pid: {other:?}"),
+    };
+    assert_eq!(k.ret, Some(0));
+    assert!(t.events.iter().any(|e| matches!(e,
+        TraceEvent::Signal { tid, sig: libc::SIGTERM, sender, .. } if *tid == victim && *sender == t.root)));
+    assert_eq!(
+        t.exit_of(victim),
+        Some(ExitStatus::Signal {
+            sig: libc::SIGTERM,
+            core: false
+        })
+    );
+}
+
+#[test]
+fn group_stop_and_continue() {
+    let t = trace(&[s64(), "stop"]);
+    assert_eq!(t.root_exit(), ExitStatus::Code(0), "{}", t.dump());
+    assert!(!t.summary.timed_out);
+}
+
+#[test]
+fn exit_codes_and_failures() {
+    let t = trace(&[s64(), "missing"]);
+    assert_eq!(t.root_exit(), ExitStatus::Code(3));
+    let e = t
+        .syscalls("execve")
+        .find(|r| r.errno.is_some())
+        .unwrap_or_else(|| panic!("no failed execve:\n{}", t.dump()));
+    assert_eq!(str_arg(e, "filename"), "/nonexistent/ferret-missing");
+    assert_eq!(e.errno_name(), Some("ENOENT"));
+    assert_eq!(e.ret, Some(-1));
+
+    let t = trace(&[s64(), "exit42"]);
+    assert_eq!(t.root_exit(), ExitStatus::Code(42));
+    let eg = t.one("exit_group");
+    assert_eq!(eg.arg("status"), Some(&ArgValue::Int(42)));
+    assert_eq!(eg.ret, None);
+
+    let t = trace(&[s64(), "abort"]);
+    assert!(
+        matches!(
+            t.root_exit(),
+            ExitStatus::Signal {
+                sig: libc::SIGABRT,
+                ..
+            }
+        ),
+        "{}",
+        t.dump()
+    );
+    assert!(t.events.iter().any(|e| matches!(
+        e,
+        TraceEvent::Signal {
+            sig: libc::SIGABRT,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn i386_tracee() {
+    let p32 = sample32().to_str().expect("utf-8");
+    let t = trace(&[p32]);
+    assert_eq!(t.root_exit(), ExitStatus::Code(9), "{}", t.dump());
+    let open = t
+        .events
+        .iter()
+        .find_map(|e| match e {
+            TraceEvent::Syscall(r) if r.name.starts_with("open") && r.arch == Arch::I386 => Some(r),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no i386 open:\n{}", t.dump()));
+    assert_eq!(str_arg(open, "filename"), "/dev/null");
+    let prctl = t.one("prctl");
+    assert_eq!(prctl.arch, Arch::I386);
+    assert_eq!(str_arg(prctl, "name"), "t32name");
+    // socket + connect, via direct calls or socketcall depending on the libc.
+    let conn = t
+        .events
+        .iter()
+        .find_map(|e| match e {
+            TraceEvent::Syscall(r)
+                if r.arch == Arch::I386
+                    && (r.name == "connect"
+                        || (r.name == "socketcall" && sym_arg(r, "call") == "SYS_CONNECT")) =>
+            {
+                Some(r)
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no i386 connect:\n{}", t.dump()));
+    assert_eq!(
+        conn.arg("addr").map(|a| a.to_string()).as_deref(),
+        Some("127.0.0.1:9")
+    );
+    let eg = t.one("exit_group");
+    assert_eq!(eg.arch, Arch::I386);
+    assert_eq!(eg.arg("status"), Some(&ArgValue::Int(9)));
+}
+
+#[test]
+fn exec_64_to_32_and_back() {
+    let p32 = sample32().to_str().expect("utf-8");
+    let t = trace(&[s64(), "exec", p32]);
+    assert_eq!(t.root_exit(), ExitStatus::Code(42), "{}", t.dump());
+    let arches: Vec<Option<Arch>> = t
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            TraceEvent::Exec { arch, .. } => Some(*arch),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        arches,
+        [Some(Arch::X86_64), Some(Arch::I386), Some(Arch::X86_64)],
+        "{}",
+        t.dump()
+    );
+    let execs: Vec<_> = t.syscalls("execve").collect();
+    assert_eq!(execs.len(), 3);
+    assert_eq!(execs[1].arch, Arch::X86_64);
+    assert_eq!(execs[2].arch, Arch::I386);
+    assert_eq!(str_arg(execs[2], "filename"), s64());
+    assert_eq!(t.one("exit_group").arch, Arch::X86_64);
+}
+
+#[test]
+fn untraced_syscalls_cause_no_stops() {
+    let t = trace(&[s64(), "spin", "200000"]);
+    assert_eq!(t.root_exit(), ExitStatus::Code(0));
+    assert_eq!(t.syscalls("getpid").count(), 0);
+    assert_eq!(t.syscalls("write").count(), 0);
+    // Only start-up (exec, loader mmaps with PROT_EXEC, the open) and exit:
+    // far below one stop per loop iteration.
+    assert!(
+        t.summary.stops < 40,
+        "{} stops: {}",
+        t.summary.stops,
+        t.dump()
+    );
+    assert!(t.summary.syscalls < 20, "{:?}", t.summary);
+}
+
+#[test]
+fn trace_all_records_everything() {
+    let t = trace_with(
+        &[s64(), "spin", "2000"],
+        &SyscallSet::all(),
+        TraceOptions::default(),
+        Duration::from_secs(60),
+    );
+    assert_eq!(t.root_exit(), ExitStatus::Code(0));
+    assert_eq!(t.syscalls("getpid").count(), 2000);
+    let writes: Vec<_> = t.syscalls("write").collect();
+    assert_eq!(writes.len(), 2000);
+    assert!(
+        writes
+            .iter()
+            .all(|w| w.ret == Some(1) && w.raw_args[2] == 1)
+    );
+}
+
+#[test]
+fn event_cap_is_reported() {
+    let opts = TraceOptions {
+        max_events: 10,
+        ..TraceOptions::default()
+    };
+    let t = trace_with(
+        &[s64(), "spin", "500"],
+        &SyscallSet::all(),
+        opts,
+        Duration::from_secs(60),
+    );
+    assert_eq!(t.events.len(), 10);
+    assert!(t.summary.dropped_events >= 1000, "{:?}", t.summary);
+    assert_eq!(t.summary.events, 10 + t.summary.dropped_events);
+    assert!(!t.summary.timed_out);
+    assert_eq!(t.summary.remaining, 0);
+}
+
+#[test]
+fn deadline_returns() {
+    let start = Instant::now();
+    let t = trace_with(
+        &[s64(), "sleep"],
+        &SyscallSet::default(),
+        TraceOptions::default(),
+        Duration::from_millis(300),
+    );
+    assert!(t.summary.timed_out);
+    assert_eq!(t.summary.remaining, 1);
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
