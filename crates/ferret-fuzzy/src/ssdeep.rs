@@ -1,0 +1,792 @@
+//! ssdeep: context-triggered piecewise hashing (Kornblum 2006, built on
+//! Tridgell's spamsum).
+//!
+//! A rolling hash over a 7-byte window decides where the input is cut into
+//! pieces; each piece contributes one base64 character (the low 6 bits of an
+//! FNV-1 hash of the piece). A cut happens where `rolling % bs == bs - 1` for
+//! a block size `bs = 3 * 2^k` chosen so that roughly 64 pieces result. The
+//! output `bs:sig1:sig2` holds the signature at `bs` (up to 64 characters)
+//! and at `2 * bs` (up to 32 characters).
+//!
+//! The classic spamsum loop guesses `bs` from the input length and rehashes
+//! with half the block size while the signature comes out shorter than 32
+//! characters. [`Hasher`] instead tracks every candidate block size in one
+//! pass, as the ssdeep library does, and drops candidates as soon as they can
+//! no longer be chosen, so the input is read exactly once and never stored.
+//!
+//! [`hash`] is byte-identical to the `ssdeep` tool and to `ppdeep.hash`.
+//! [`compare`] gives `ppdeep.compare`'s score; [`compare_with`] can instead
+//! give libfuzzy's (the C library behind the `ssdeep` tool and its Python
+//! binding), which weighs substitutions differently.
+
+use crate::error::{Echo, Error};
+
+/// Maximum length of the first signature.
+const SPAMSUM_LENGTH: usize = 64;
+/// Maximum length of the second signature, and the length below which a
+/// first signature is considered too short to pick its block size.
+const HALF_LENGTH: usize = SPAMSUM_LENGTH / 2;
+/// Smallest block size; every block size is this times a power of two.
+const MIN_BLOCK_SIZE: u64 = 3;
+/// Width of the rolling-hash window, also the minimum common substring
+/// length for two signatures to be scored at all.
+const ROLLING_WINDOW: usize = 7;
+/// Block-size levels tracked: level `i` has block size `3 << i`. The rolling
+/// hash is 32 bits, so it can reach `3 * 2^k - 1` only for `k <= 30`; level 31
+/// never cuts and only supplies the second signature of level 30.
+const LEVELS: usize = 32;
+const LAST_CUTTING_LEVEL: usize = LEVELS - 2;
+/// Low bytes of the 32-bit FNV-1 offset basis (0x28021967) and prime
+/// (0x01000193). Only the low 6 bits of the hash are ever used, and the low
+/// bits of a product depend only on the low bits of its factors, so an 8-bit
+/// state gives the same characters as the 32-bit one and multiplies faster.
+const FNV_INIT: u8 = 0x67;
+const FNV_PRIME: u8 = 0x93;
+/// A level's signature length from which its 32-character form stops
+/// resetting and so needs its own piece hash.
+const HALF_SPLIT: u8 = (HALF_LENGTH - 1) as u8;
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Hashes `data` in one call.
+///
+/// ```
+/// assert_eq!(ferret_fuzzy::ssdeep::hash(b""), "3::");
+/// ```
+pub fn hash(data: &[u8]) -> String {
+    let mut hasher = Hasher::with_input_len(data.len() as u64);
+    hasher.update(data);
+    hasher.digest()
+}
+
+/// spamsum's rolling hash: a plain sum, a position-weighted sum and a
+/// shift/xor hash over the last 7 bytes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Roll {
+    window: [u8; ROLLING_WINDOW],
+    pos: usize,
+    h1: u32,
+    h2: u32,
+    h3: u32,
+}
+
+impl Roll {
+    #[inline(always)]
+    fn push(&mut self, byte: u8) -> u32 {
+        let c = u32::from(byte);
+        self.h2 = self
+            .h2
+            .wrapping_sub(self.h1)
+            .wrapping_add(ROLLING_WINDOW as u32 * c);
+        self.h1 = self
+            .h1
+            .wrapping_add(c)
+            .wrapping_sub(u32::from(self.window[self.pos]));
+        self.window[self.pos] = byte;
+        self.pos = if self.pos + 1 == ROLLING_WINDOW {
+            0
+        } else {
+            self.pos + 1
+        };
+        self.h3 = (self.h3 << 5) ^ c;
+        self.sum()
+    }
+
+    #[inline(always)]
+    fn sum(&self) -> u32 {
+        self.h1.wrapping_add(self.h2).wrapping_add(self.h3)
+    }
+}
+
+/// The signature being built for one block size.
+#[derive(Debug, Clone, Copy)]
+struct Level {
+    /// Hash of the current piece; it stops being reset (so the tail of the
+    /// input folds into one last piece) once the signature is full.
+    h: u8,
+    /// The same for the 32-character form of this level, used when it serves
+    /// as the second signature of the level below. Until `len` reaches 31 it
+    /// resets together with `h` and is not updated separately; read it
+    /// through [`Level::half_hash`].
+    half_h: u8,
+    /// Characters in `digest`.
+    len: u8,
+    /// Character for the piece cut last after the signature filled up; used
+    /// as the final character when the input ends exactly on a cut.
+    last: Option<u8>,
+    /// The same for the 32-character form.
+    half_last: Option<u8>,
+    digest: [u8; SPAMSUM_LENGTH - 1],
+}
+
+impl Level {
+    const fn new() -> Self {
+        Level {
+            h: FNV_INIT,
+            half_h: FNV_INIT,
+            len: 0,
+            last: None,
+            half_last: None,
+            digest: [0; SPAMSUM_LENGTH - 1],
+        }
+    }
+
+    /// The piece hash of the 32-character form.
+    fn half_hash(&self) -> u8 {
+        if self.len < HALF_SPLIT {
+            self.h
+        } else {
+            self.half_h
+        }
+    }
+
+    #[inline(always)]
+    fn cut(&mut self) {
+        let len = usize::from(self.len);
+        if self.len < HALF_SPLIT {
+            self.half_h = FNV_INIT;
+            self.half_last = None;
+        } else {
+            self.half_last = Some(b64(self.half_h));
+        }
+        let ch = b64(self.h);
+        match self.digest.get_mut(len) {
+            Some(slot) => {
+                *slot = ch;
+                self.len += 1;
+                self.h = FNV_INIT;
+                self.last = None;
+            }
+            None => self.last = Some(ch),
+        }
+    }
+}
+
+#[inline(always)]
+fn b64(h: u8) -> u8 {
+    B64[(h & 63) as usize]
+}
+
+/// Smallest level whose block size times 64 reaches `len`: spamsum's initial
+/// block-size guess, capped at the last level that can cut.
+fn guess_level(len: u64) -> usize {
+    let mut level = 0;
+    while level < LAST_CUTTING_LEVEL && (MIN_BLOCK_SIZE << level) * (SPAMSUM_LENGTH as u64) < len {
+        level += 1;
+    }
+    level
+}
+
+/// Streaming ssdeep hasher: feed the input in chunks of any size with
+/// [`update`](Self::update) (or through [`std::io::Write`]), then read the
+/// hash with [`finish`](Self::finish). The result is independent of how the
+/// input was split.
+///
+/// Memory is fixed (about 2.5 KiB) whatever the input size.
+#[derive(Debug, Clone)]
+pub struct Hasher {
+    roll: Roll,
+    levels: [Level; LEVELS],
+    /// Levels below `start` can no longer be chosen and are not updated.
+    start: usize,
+    /// Levels from `end` up have never cut; they are forked from `end - 1`
+    /// when it first cuts, because until then they are identical to it.
+    end: usize,
+    /// No level at or above this one is needed (known input length).
+    cap: usize,
+    /// `(1 << start) - 1`: a cut at level `start` needs these bits of
+    /// `rolling + 1` clear, a cheap test before the division by 3.
+    start_mask: u64,
+    fed: u64,
+    declared: Option<u64>,
+}
+
+impl Default for Hasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hasher {
+    /// A hasher for input of unknown length.
+    pub fn new() -> Self {
+        Self::with_cap(LEVELS, None)
+    }
+
+    /// A hasher told the exact input length in advance (e.g. a file's size),
+    /// which lets it skip block sizes too large to matter: somewhat faster
+    /// on big inputs. [`finish`](Self::finish) fails if the fed length
+    /// differs.
+    pub fn with_input_len(len: u64) -> Self {
+        Self::with_cap(guess_level(len) + 2, Some(len))
+    }
+
+    fn with_cap(cap: usize, declared: Option<u64>) -> Self {
+        Hasher {
+            roll: Roll::default(),
+            levels: [Level::new(); LEVELS],
+            start: 0,
+            end: 1,
+            cap,
+            start_mask: 0,
+            fed: 0,
+            declared,
+        }
+    }
+
+    /// Bytes fed so far.
+    pub fn len(&self) -> u64 {
+        self.fed
+    }
+
+    /// Whether nothing has been fed yet.
+    pub fn is_empty(&self) -> bool {
+        self.fed == 0
+    }
+
+    /// Feeds the next chunk of input.
+    pub fn update(&mut self, data: &[u8]) {
+        // Work on locals so the hot loop keeps them in registers.
+        let mut roll = self.roll;
+        let mut fed = self.fed;
+        for &byte in data {
+            fed += 1;
+            let sum = roll.push(byte);
+            for level in &mut self.levels[self.start..self.end] {
+                level.h = level.h.wrapping_mul(FNV_PRIME) ^ byte;
+                if level.len >= HALF_SPLIT {
+                    level.half_h = level.half_h.wrapping_mul(FNV_PRIME) ^ byte;
+                }
+            }
+            // A cut at level k means sum % (3 << k) == (3 << k) - 1, i.e.
+            // 3 and 2^k both divide sum + 1 (computed without overflow).
+            let next = u64::from(sum) + 1;
+            if next & self.start_mask == 0 && next % 3 == 0 {
+                self.cut(next.trailing_zeros() as usize, fed);
+            }
+        }
+        self.roll = roll;
+        self.fed = fed;
+    }
+
+    /// Applies a cut at every live level up to `top`.
+    #[inline(never)]
+    fn cut(&mut self, top: usize, fed: u64) {
+        let top = top.min(LAST_CUTTING_LEVEL);
+        let mut i = self.start;
+        while i <= top && i < self.end {
+            if i + 1 == self.end && self.end < self.cap {
+                // First cut at the highest level: the next level up has seen
+                // exactly the same pieces so far (none), so it starts as a copy.
+                self.levels[self.end] = self.levels[i];
+                self.end += 1;
+            }
+            self.levels[i].cut();
+            i += 1;
+        }
+        // Once the level above `start` holds 32 characters and the input is
+        // already longer than `start`'s block size allows, the final choice
+        // will be above `start` whatever follows.
+        while self.start + 1 < self.end
+            && usize::from(self.levels[self.start + 1].len) >= HALF_LENGTH
+            && (MIN_BLOCK_SIZE << self.start) * (SPAMSUM_LENGTH as u64) < fed
+        {
+            self.start += 1;
+        }
+        self.start_mask = (1u64 << self.start) - 1;
+    }
+
+    /// The hash of everything fed so far, as `blocksize:sig1:sig2`.
+    ///
+    /// Fails only if the hasher was made with
+    /// [`with_input_len`](Self::with_input_len) and fed a different length.
+    /// The hasher is left usable: more input may follow.
+    pub fn finish(&self) -> Result<String, Error> {
+        match self.declared {
+            Some(declared) if declared != self.fed => Err(Error::LengthMismatch {
+                declared,
+                fed: self.fed,
+            }),
+            _ => Ok(self.digest()),
+        }
+    }
+
+    fn level_len(&self, level: usize) -> usize {
+        if level < self.end {
+            usize::from(self.levels[level].len)
+        } else {
+            0
+        }
+    }
+
+    /// Builds the hash; the caller guarantees the declared length, if any,
+    /// matched, so `cap` covers the chosen level and the one above it.
+    fn digest(&self) -> String {
+        // spamsum's choice: start from the guess and halve the block size
+        // while the signature has fewer than 32 characters. Levels below
+        // `start` were dropped only once this walk could not reach them.
+        let mut chosen = guess_level(self.fed);
+        while chosen > self.start && self.level_len(chosen) < HALF_LENGTH {
+            chosen -= 1;
+        }
+        let first = &self.levels[chosen];
+        // A level at or above `end` never cut, so it equals the level below
+        // (which then also never cut).
+        let second = self
+            .levels
+            .get(chosen + 1)
+            .filter(|_| chosen + 1 < self.end)
+            .unwrap_or(first);
+        let ends_on_cut = self.roll.sum() == 0;
+
+        let mut out = String::with_capacity(16 + SPAMSUM_LENGTH + HALF_LENGTH);
+        out.push_str(&(MIN_BLOCK_SIZE << chosen).to_string());
+        out.push(':');
+        push_signature(&mut out, &first.digest[..usize::from(first.len)]);
+        // The tail after the last cut is a piece too, unless the input ended
+        // exactly where the rolling hash is zero (as spamsum has it).
+        if !ends_on_cut {
+            out.push(char::from(b64(first.h)));
+        } else if let Some(ch) = first.last {
+            out.push(char::from(ch));
+        }
+        out.push(':');
+        let half_len = usize::from(second.len).min(HALF_LENGTH - 1);
+        push_signature(&mut out, &second.digest[..half_len]);
+        if !ends_on_cut {
+            out.push(char::from(b64(second.half_hash())));
+        } else if let Some(ch) = second.half_last {
+            out.push(char::from(ch));
+        }
+        out
+    }
+}
+
+fn push_signature(out: &mut String, chars: &[u8]) {
+    // Every byte is from the base64 alphabet, hence ASCII.
+    out.extend(chars.iter().map(|&b| char::from(b)));
+}
+
+impl std::io::Write for Hasher {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// How [`compare_with`] scores two signatures. The implementations agree on
+/// parsing, block-size pairing, run elimination and the 7-character common
+/// substring rule, and differ where noted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Scoring {
+    /// `ppdeep.compare`: Levenshtein distance (a substitution costs 1), and
+    /// identical first signatures at equal block sizes score 100.
+    #[default]
+    Ppdeep,
+    /// libfuzzy (ssdeep 2.10 and later, the `ssdeep` tool and the `ssdeep`
+    /// Python binding): a substitution costs 2 (so effectively only
+    /// insertions and deletions), and only hashes identical in both
+    /// signatures score 100 outright.
+    Libfuzzy,
+}
+
+/// Similarity score 0-100 of two ssdeep hashes, as `ppdeep.compare` gives it.
+///
+/// Hashes whose block sizes are neither equal nor a factor of two apart
+/// score 0. A trailing `,"filename"` after the second signature, as the
+/// `ssdeep` tool prints, is ignored.
+///
+/// ```
+/// let a = "3:AXGBicFlgVNhBGcL6wCrFQEv:AXGHsNhxLsr2C";
+/// assert_eq!(ferret_fuzzy::ssdeep::compare(a, a).unwrap(), 100);
+/// assert!(ferret_fuzzy::ssdeep::compare(a, "nonsense").is_err());
+/// ```
+pub fn compare(a: &str, b: &str) -> Result<u8, Error> {
+    compare_with(a, b, Scoring::Ppdeep)
+}
+
+/// Similarity score 0-100 of two ssdeep hashes under the given scoring.
+pub fn compare_with(a: &str, b: &str, scoring: Scoring) -> Result<u8, Error> {
+    let a = Parsed::parse(a)?;
+    let b = Parsed::parse(b)?;
+    let (bs1, bs2) = (a.block_size, b.block_size);
+    let double = |bs: u64| bs.checked_mul(2);
+    if bs1 != bs2 && double(bs2) != Some(bs1) && double(bs1) != Some(bs2) {
+        return Ok(0);
+    }
+    let score = |x: &Stripped, y: &Stripped, bs: u64| {
+        score_strings(x.as_slice(), y.as_slice(), bs, scoring)
+    };
+    if bs1 == bs2 {
+        let identical = match scoring {
+            Scoring::Ppdeep => a.first == b.first,
+            Scoring::Libfuzzy => a.first == b.first && a.second == b.second,
+        };
+        if identical {
+            return Ok(100);
+        }
+        let s1 = score(&a.first, &b.first, bs1);
+        let s2 = score(&a.second, &b.second, bs1.saturating_mul(2));
+        Ok(s1.max(s2))
+    } else if double(bs2) == Some(bs1) {
+        Ok(score(&a.first, &b.second, bs1))
+    } else {
+        Ok(score(&a.second, &b.first, bs2))
+    }
+}
+
+/// A signature with runs of more than three equal characters cut to three:
+/// such runs carry little information and would inflate matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stripped {
+    buf: [u8; SPAMSUM_LENGTH],
+    len: usize,
+}
+
+impl Stripped {
+    fn new(sig: &[u8]) -> Self {
+        let mut out = Stripped {
+            buf: [0; SPAMSUM_LENGTH],
+            len: 0,
+        };
+        for (i, &c) in sig.iter().enumerate() {
+            let run = i >= 3 && sig[i - 1] == c && sig[i - 2] == c && sig[i - 3] == c;
+            if !run && out.len < SPAMSUM_LENGTH {
+                out.buf[out.len] = c;
+                out.len += 1;
+            }
+        }
+        out
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+#[derive(Debug)]
+struct Parsed {
+    block_size: u64,
+    first: Stripped,
+    second: Stripped,
+}
+
+impl Parsed {
+    fn parse(text: &str) -> Result<Self, Error> {
+        let err = |reason| Error::InvalidSsdeep {
+            input: Echo::new(text),
+            reason,
+        };
+        let (bs, rest) = text
+            .split_once(':')
+            .ok_or_else(|| err("expected blocksize:sig1:sig2"))?;
+        let (first, second) = rest
+            .split_once(':')
+            .ok_or_else(|| err("expected blocksize:sig1:sig2"))?;
+        // The ssdeep tool appends ,"filename" to each hash it prints.
+        let second = second.split_once(',').map_or(second, |(sig, _)| sig);
+        if bs.is_empty() || !bs.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err("block size is not a decimal number"));
+        }
+        let block_size = bs
+            .parse::<u64>()
+            .map_err(|_| err("block size is out of range"))?;
+        for sig in [first, second] {
+            if sig.len() > SPAMSUM_LENGTH {
+                return Err(err("signature longer than 64 characters"));
+            }
+            if !sig.bytes().all(|b| B64.contains(&b)) {
+                return Err(err("signature has a character outside the base64 alphabet"));
+            }
+        }
+        Ok(Parsed {
+            block_size,
+            first: Stripped::new(first.as_bytes()),
+            second: Stripped::new(second.as_bytes()),
+        })
+    }
+}
+
+fn score_strings(s1: &[u8], s2: &[u8], block_size: u64, scoring: Scoring) -> u8 {
+    if !has_common_substring(s1, s2) {
+        return 0;
+    }
+    // Both are at least ROLLING_WINDOW long here, so the sum is non-zero.
+    let total = (s1.len() + s2.len()) as u64;
+    let distance = match scoring {
+        Scoring::Ppdeep => levenshtein(s1, s2),
+        // Substitution at cost 2 never beats delete + insert, so the
+        // distance is what is left after the longest common subsequence.
+        Scoring::Libfuzzy => total - 2 * lcs_len(s1, s2),
+    };
+    // Scale to the proportion of the signatures that differs, then flip to a
+    // 0-100 similarity, truncating at each step as the references do.
+    let scaled = distance * SPAMSUM_LENGTH as u64 / total;
+    let score = 100 - (100 * scaled / SPAMSUM_LENGTH as u64).min(100);
+    // Small block sizes make short signatures match too easily; the cap only
+    // bites below block size 48, where libfuzzy stops applying it.
+    let uncapped = matches!(scoring, Scoring::Libfuzzy)
+        && block_size >= (99 + ROLLING_WINDOW as u64) / ROLLING_WINDOW as u64 * MIN_BLOCK_SIZE;
+    let cap = (block_size / MIN_BLOCK_SIZE).saturating_mul(s1.len().min(s2.len()) as u64);
+    let score = if uncapped { score } else { score.min(cap) };
+    // score <= 100 by construction.
+    score as u8
+}
+
+fn has_common_substring(s1: &[u8], s2: &[u8]) -> bool {
+    s1.windows(ROLLING_WINDOW)
+        .any(|w| s2.windows(ROLLING_WINDOW).any(|v| v == w))
+}
+
+/// Levenshtein distance of two strings of at most 64 bytes.
+fn levenshtein(s: &[u8], t: &[u8]) -> u64 {
+    let mut prev = [0u32; SPAMSUM_LENGTH + 1];
+    let mut cur = [0u32; SPAMSUM_LENGTH + 1];
+    let (prev, cur) = (&mut prev[..=t.len()], &mut cur[..=t.len()]);
+    for (j, v) in prev.iter_mut().enumerate() {
+        *v = j as u32;
+    }
+    for (i, &a) in s.iter().enumerate() {
+        cur[0] = i as u32 + 1;
+        for (j, &b) in t.iter().enumerate() {
+            let substitute = prev[j] + u32::from(a != b);
+            cur[j + 1] = substitute.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev.copy_from_slice(cur);
+    }
+    u64::from(prev[t.len()])
+}
+
+/// Length of the longest common subsequence of two strings of at most 64 bytes.
+fn lcs_len(s: &[u8], t: &[u8]) -> u64 {
+    let mut prev = [0u32; SPAMSUM_LENGTH + 1];
+    let mut cur = [0u32; SPAMSUM_LENGTH + 1];
+    let (prev, cur) = (&mut prev[..=t.len()], &mut cur[..=t.len()]);
+    for &a in s {
+        for (j, &b) in t.iter().enumerate() {
+            cur[j + 1] = if a == b {
+                prev[j] + 1
+            } else {
+                prev[j + 1].max(cur[j])
+            };
+        }
+        prev.copy_from_slice(cur);
+    }
+    u64::from(prev[t.len()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fixed 64-bit LCG; expected values below come from `ppdeep.hash` on
+    /// the same bytes.
+    fn lcg(n: usize) -> Vec<u8> {
+        let mut x: u64 = 1;
+        (0..n)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (x >> 56) as u8
+            })
+            .collect()
+    }
+
+    fn with_zeros(mut v: Vec<u8>, n: usize) -> Vec<u8> {
+        v.resize(v.len() + n, 0);
+        v
+    }
+
+    #[test]
+    fn tiny_inputs() {
+        assert_eq!(hash(b""), "3::");
+        assert_eq!(hash(b"a"), "3:E:E");
+        assert_eq!(hash(b"abc"), "3:uG:uG");
+        assert_eq!(hash(b"Hello, world!\n"), "3:a6/G:asG");
+        assert_eq!(hash(&lcg(49)), "3:piH06MsHt8pK9cGPm:Ijp8k+J");
+        assert_eq!(hash(&lcg(50)), "3:piH06MsHt8pK9cGP8n:Ijp8k+F");
+    }
+
+    #[test]
+    fn block_size_selection_and_full_signatures() {
+        assert_eq!(
+            hash(&lcg(1000)),
+            "24:KeEyQRArvuNgV1uBHpCqVZHWt5FXGxDeAmPKZz8zx:KtyQRArmOXu58qVhSW2yZS"
+        );
+        assert_eq!(
+            hash(&lcg(20000)),
+            "384:+Ur/r5vber5MZVOFPnzJ5lNikMk3Hd5CbXxsayGcFM5tcvKwaIBNs:rS1JbNikMkt5Qxhx5ytFBNs"
+        );
+        // 256 bytes: block size 6 is guessed and kept; its signature fills
+        // up, so the tail folds into the 64th character.
+        assert_eq!(
+            hash(&(0..=255).collect::<Vec<u8>>()),
+            "6:Iq103+54vmkCNMvWRQzaLhMvmNKzuxBJB16LO5SfG9YmorO0+7ymBADOMeLsGYba:Iq103+54vmkCNMvWRQzaLhMvmNKzuxB9"
+        );
+        assert_eq!(
+            hash(&lcg(100_000)),
+            "3072:o1YknPgt2glBd0P2jJEPOGJeffS3UZgxu2+:oRn44OBd0P2jmPOwd3UKuT"
+        );
+    }
+
+    #[test]
+    fn input_ending_where_the_rolling_hash_is_zero() {
+        // Seven trailing zeros zero the rolling hash, so no tail character is
+        // appended beyond what the last cut produced.
+        assert_eq!(
+            hash(&with_zeros(lcg(1000), 7)),
+            "24:KeEyQRArvuNgV1uBHpCqVZHWt5FXGxDeAmPKZz8z:KtyQRArmOXu58qVhSW2yZ"
+        );
+        assert_eq!(
+            hash(&with_zeros(lcg(100_000), 7)),
+            "3072:o1YknPgt2glBd0P2jJEPOGJeffS3UZgxu2:oRn44OBd0P2jmPOwd3UKu"
+        );
+        // All zeros never cuts and ends on a zero hash: empty signatures.
+        assert_eq!(hash(&[0u8; 4096]), "3::");
+    }
+
+    #[test]
+    fn streaming_matches_one_shot_for_any_split() {
+        let data = with_zeros(lcg(50_000), 9);
+        let expected = hash(&data);
+        for chunk in [1usize, 2, 7, 63, 64, 4096, 49_999] {
+            let mut unsized_hasher = Hasher::new();
+            let mut sized = Hasher::with_input_len(data.len() as u64);
+            for piece in data.chunks(chunk) {
+                unsized_hasher.update(piece);
+                sized.update(piece);
+            }
+            assert_eq!(unsized_hasher.finish().unwrap(), expected, "chunk {chunk}");
+            assert_eq!(sized.finish().unwrap(), expected, "chunk {chunk}");
+        }
+        let mut writer = Hasher::new();
+        std::io::copy(&mut &data[..], &mut writer).unwrap();
+        assert_eq!(writer.finish().unwrap(), expected);
+        assert_eq!(writer.len(), data.len() as u64);
+    }
+
+    #[test]
+    fn declared_length_must_match() {
+        let mut h = Hasher::with_input_len(10);
+        h.update(b"abc");
+        assert_eq!(
+            h.finish(),
+            Err(Error::LengthMismatch {
+                declared: 10,
+                fed: 3
+            })
+        );
+        h.update(b"defghij");
+        assert_eq!(h.finish().unwrap(), hash(b"abcdefghij"));
+    }
+
+    #[test]
+    fn compare_matches_ppdeep() {
+        let cases = [
+            ("3:abc:def", "12:abc:def", 0),
+            ("48:ABCDEFGHIJKLMNOP:A", "48:ABCDEFGHIJKLMNOX:B", 97),
+            ("3:ABCDEFGHIJ:xyz", "3:ABCDEFGHIJ:uvw", 100),
+            ("6:AAAAAAABCDEFGHIJ:x", "6:AAAABCDEFGHIJ:y", 100),
+            ("6:abcdefghij:KLMNOPQRST", "12:KLMNOPQRST:zz", 40),
+            ("12:KLMNOPQRST:zz", "6:abcdefghij:KLMNOPQRST", 40),
+            ("3:abcdef:ghijkl", "3:abcdef1:ghijkl1", 0),
+            ("3::", "3::", 100),
+            ("3::", "3:a:b", 0),
+            ("6:ABCDEFGHIJKL:ZZ", "6:ABCDEFGHIJKM:YY", 24),
+            (
+                "96:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef:ZZ",
+                "96:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdeg:YY",
+                99,
+            ),
+            (
+                "384:+Ur/r5vber5MZVOFPnzJ5lNikMk3Hd5CbXxsayGcFM5tcvKwaIBNs:rS1JbNikMkt5Qxhx5ytFBNs",
+                "384:+Ur/r5vberKMZVOFPnzJ5lNikMk3Hd5CbXxsaypcFM5tcvKwaIBNs:rn1JbNikMkt5Qxh65ytFBNs",
+                99,
+            ),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(compare(a, b).unwrap(), want, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn compare_libfuzzy_matches_ssdeep_tool() {
+        // Scores printed by `ssdeep -a -x` 2.14.1 for the same pairs.
+        let cases = [
+            ("3:abc:def", "12:abc:def", 0),
+            ("48:ABCDEFGHIJKLMNOP:A", "48:ABCDEFGHIJKLMNOX:B", 94),
+            ("3:ABCDEFGHIJ:xyz", "3:ABCDEFGHIJ:uvw", 10),
+            ("6:AAAAAAABCDEFGHIJ:x", "6:AAAABCDEFGHIJ:y", 24),
+            ("6:abcdefghij:KLMNOPQRST", "12:KLMNOPQRST:zz", 40),
+            ("3::", "3::", 100),
+            ("3::", "3:a:b", 0),
+            (
+                "96:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef:ZZ",
+                "96:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdeg:YY",
+                97,
+            ),
+            (
+                "384:+Ur/r5vber5MZVOFPnzJ5lNikMk3Hd5CbXxsayGcFM5tcvKwaIBNs:rS1JbNikMkt5Qxhx5ytFBNs",
+                "384:+Ur/r5vberKMZVOFPnzJ5lNikMk3Hd5CbXxsaypcFM5tcvKwaIBNs:rn1JbNikMkt5Qxh65ytFBNs",
+                97,
+            ),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(
+                compare_with(a, b, Scoring::Libfuzzy).unwrap(),
+                want,
+                "{a} vs {b}"
+            );
+        }
+    }
+
+    #[test]
+    fn compare_accepts_ssdeep_tool_filename_suffix() {
+        let a = "24:KeEyQRArvuNgV1uBHpCqVZHWt5FXGxDeAmPKZz8zx:KtyQRArmOXu58qVhSW2yZS";
+        let b = format!("{a},\"/tmp/x,y:z\"");
+        assert_eq!(compare(a, &b).unwrap(), 100);
+    }
+
+    #[test]
+    fn compare_rejects_malformed_hashes() {
+        let good = "3:abcdefgh:abcd";
+        let long = format!("3:{}:a", "A".repeat(65));
+        for bad in [
+            "",
+            "3",
+            "3:abc",
+            ":abc:def",
+            "x3:abc:def",
+            "-3:abc:def",
+            "3:ab$:def",
+            "3:abc:d e",
+            "99999999999999999999999:a:b",
+            long.as_str(),
+        ] {
+            let err = compare(good, bad).unwrap_err();
+            assert!(matches!(err, Error::InvalidSsdeep { .. }), "{bad:?}: {err}");
+            assert!(compare(bad, good).is_err(), "{bad:?}");
+        }
+        // The message names the input, shortened when huge.
+        let huge = format!("{}:a:b", "9".repeat(10_000));
+        let msg = compare(&huge, good).unwrap_err().to_string();
+        assert!(msg.contains("block size") && msg.len() < 300, "{msg}");
+    }
+
+    #[test]
+    fn compare_survives_extreme_block_sizes() {
+        let max = u64::MAX.to_string();
+        let a = format!("{max}:ABCDEFGHIJ:KLMNOPQRST");
+        let b = format!("{max}:ABCDEFGHIJ:KLMNOPQRSU");
+        assert_eq!(compare(&a, &b).unwrap(), 100);
+        assert_eq!(compare_with(&a, &b, Scoring::Libfuzzy).unwrap(), 100);
+        let half = format!("{}:KLMNOPQRST:x", u64::MAX / 2);
+        assert_eq!(compare(&half, &a).unwrap(), 0);
+        assert_eq!(compare("0:ABCDEFGHIJ:a", "0:ABCDEFGHIK:a").unwrap(), 0);
+    }
+}

@@ -1,0 +1,631 @@
+//! TLSH, Trend Micro's locality-sensitive hash (Oliver, Cheng and Chen,
+//! "TLSH - A Locality Sensitive Hash", 2013), in the default form that
+//! `py-tlsh` 4.12.1 prints: 128 buckets, a 1-byte checksum and the `T1`
+//! version prefix, 72 characters in all.
+//!
+//! Every 5-byte window of the input feeds six of its byte triplets, each
+//! through a salted Pearson hash, into a histogram of buckets; the digest
+//! records for each of the first 128 buckets in which quartile of the
+//! histogram it lies (2 bits), plus a coded input length, the ratios of the
+//! quartile boundaries and a checksum. [`diff`] gives the distance between
+//! two digests (0 for identical; larger is less similar, with no upper bound
+//! of 100).
+//!
+//! Inputs shorter than 50 bytes, or whose histogram is too uneven (at most
+//! half of the buckets used, e.g. long runs of one byte), have no digest:
+//! `py-tlsh` prints `TNULL` for them and this module returns `None`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Echo, Error};
+
+/// Shortest input that gets a digest.
+pub const MIN_INPUT_LEN: u64 = 50;
+/// Buckets that make it into the digest (of the 256 a Pearson hash can hit).
+const EFFECTIVE_BUCKETS: usize = 128;
+/// Digest body: 2 bits per bucket.
+const CODE_SIZE: usize = EFFECTIVE_BUCKETS / 4;
+/// Hex digits of a digest without its `T1` prefix: checksum, length and
+/// quartile ratios (one byte each), then the body.
+const HEX_LEN: usize = 2 * (3 + CODE_SIZE);
+const VERSION_PREFIX: &str = "T1";
+/// Weight of a length or quartile-ratio difference larger than 1 in [`diff`].
+const LENGTH_MULT: u32 = 12;
+const QRATIO_MULT: u32 = 12;
+
+/// Hashes `data` in one call; `None` where `py-tlsh` prints `TNULL`.
+pub fn hash(data: &[u8]) -> Option<String> {
+    let mut hasher = Hasher::new();
+    hasher.update(data);
+    hasher.finish()
+}
+
+// Pearson's permutation of 0..=255, the one the TLSH specification uses.
+const PEARSON: [u8; 256] = [
+    1, 87, 49, 12, 176, 178, 102, 166, 121, 193, 6, 84, 249, 230, 44, 163, 14, 197, 213, 181, 161,
+    85, 218, 80, 64, 239, 24, 226, 236, 142, 38, 200, 110, 177, 104, 103, 141, 253, 255, 50, 77,
+    101, 81, 18, 45, 96, 31, 222, 25, 107, 190, 70, 86, 237, 240, 34, 72, 242, 20, 214, 244, 227,
+    149, 235, 97, 234, 57, 22, 60, 250, 82, 175, 208, 5, 127, 199, 111, 62, 135, 248, 174, 169,
+    211, 58, 66, 154, 106, 195, 245, 171, 17, 187, 182, 179, 0, 243, 132, 56, 148, 75, 128, 133,
+    158, 100, 130, 126, 91, 13, 153, 246, 216, 219, 119, 68, 223, 78, 83, 88, 201, 99, 122, 11, 92,
+    32, 136, 114, 52, 10, 138, 30, 48, 183, 156, 35, 61, 26, 143, 74, 251, 94, 129, 162, 63, 152,
+    170, 7, 115, 167, 241, 206, 3, 150, 55, 59, 151, 220, 90, 53, 23, 131, 125, 173, 15, 238, 79,
+    95, 89, 16, 105, 137, 225, 224, 217, 160, 37, 123, 118, 73, 2, 157, 46, 116, 9, 145, 134, 228,
+    207, 212, 202, 215, 69, 229, 27, 188, 67, 124, 168, 252, 42, 4, 29, 108, 21, 247, 19, 205, 39,
+    203, 233, 40, 186, 147, 198, 192, 155, 33, 164, 191, 98, 204, 165, 180, 117, 76, 140, 36, 210,
+    172, 41, 54, 159, 8, 185, 232, 113, 196, 231, 47, 146, 120, 51, 65, 28, 144, 254, 221, 93, 189,
+    194, 139, 112, 43, 71, 109, 184, 209,
+];
+
+const LENGTH_BOUNDS: [u32; 170] = [
+    1, 2, 3, 5, 7, 11, 17, 25, 38, 57, 86, 129, 194, 291, 437, 656, 854, 1110, 1443, 1876, 2439,
+    3171, 3475, 3823, 4205, 4626, 5088, 5597, 6157, 6772, 7450, 8195, 9014, 9916, 10907, 11998,
+    13198, 14518, 15970, 17567, 19323, 21256, 23382, 25720, 28292, 31121, 34233, 37656, 41422,
+    45564, 50121, 55133, 60646, 66711, 73382, 80721, 88793, 97672, 107439, 118183, 130002, 143002,
+    157302, 173032, 190335, 209369, 230306, 253337, 278670, 306538, 337191, 370911, 408002, 448802,
+    493682, 543050, 597356, 657091, 722800, 795081, 874589, 962048, 1058252, 1164078, 1280486,
+    1408534, 1549388, 1704327, 1874759, 2062236, 2268459, 2495305, 2744836, 3019320, 3321252,
+    3653374, 4018711, 4420582, 4862641, 5348905, 5883796, 6472176, 7119394, 7831333, 8614467,
+    9475909, 10423501, 11465851, 12612437, 13873681, 15261050, 16787154, 18465870, 20312458,
+    22343706, 24578077, 27035886, 29739474, 32713425, 35984770, 39583245, 43541573, 47895730,
+    52685306, 57953837, 63749221, 70124148, 77136564, 84850228, 93335252, 102668779, 112935659,
+    124229227, 136652151, 150317384, 165349128, 181884040, 200072456, 220079703, 242087671,
+    266296456, 292926096, 322218735, 354440623, 389884688, 428873168, 471760495, 518936559,
+    570830240, 627913311, 690704607, 759775136, 835752671, 919327967, 1011260767, 1112386880,
+    1223623232, 1345985727, 1480584256, 1628642751, 1791507135, 1970657856, 2167723648, 2384496256,
+    2622945920, 2885240448, 3173764736, 3491141248, 3840255616, 4224281216,
+];
+/// Salts of the checksum and the six bucket triplets: the Pearson hash of a
+/// salt byte s is PEARSON[s], so each salt is folded in as that value.
+const SALT_CHECKSUM: u8 = PEARSON[0];
+const SALT_1: u8 = PEARSON[2];
+const SALT_2: u8 = PEARSON[3];
+const SALT_3: u8 = PEARSON[5];
+const SALT_4: u8 = PEARSON[7];
+const SALT_5: u8 = PEARSON[11];
+const SALT_6: u8 = PEARSON[13];
+
+/// Pearson hash of (salt, a, b, c), with the salt's first round precomputed.
+#[inline(always)]
+fn pearson(salt: u8, a: u8, b: u8, c: u8) -> u8 {
+    let h = PEARSON[usize::from(salt ^ a)];
+    let h = PEARSON[usize::from(h ^ b)];
+    PEARSON[usize::from(h ^ c)]
+}
+
+/// The 1-byte length code: the first boundary at or above `len` (boundaries
+/// grow by about 1.5x, then 1.3x, then 1.1x). Inputs beyond the last
+/// boundary (about 3.9 GiB), which the reference code does not handle, get
+/// the next code.
+fn length_code(len: u64) -> u8 {
+    // At most 170, which fits.
+    LENGTH_BOUNDS.partition_point(|&bound| u64::from(bound) < len) as u8
+}
+
+/// Bytes after which the per-triplet `u32` histograms are folded into the
+/// `u64` totals (each gets one increment per byte, so they cannot overflow
+/// before). Small in unit tests so that folding is exercised.
+const FOLD_AFTER: u64 = if cfg!(test) { 1000 } else { u32::MAX as u64 };
+
+/// Streaming TLSH hasher: feed the input in chunks of any size with
+/// [`update`](Self::update) (or through [`std::io::Write`]), then read the
+/// digest. The result is independent of how the input was split.
+#[derive(Clone)]
+pub struct Hasher {
+    /// One histogram per triplet, so that the six increments for a byte
+    /// never wait on each other's stores.
+    partial: [[u32; 256]; 6],
+    /// Bytes counted into `partial` since it was last folded into `folded`.
+    unfolded: u64,
+    folded: [u64; EFFECTIVE_BUCKETS],
+    checksum: u8,
+    /// The last (up to) four bytes fed, oldest first.
+    tail: [u8; 4],
+    fed: u64,
+}
+
+impl fmt::Debug for Hasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hasher")
+            .field("fed", &self.fed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Hasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hasher {
+    /// A fresh hasher.
+    pub fn new() -> Self {
+        Hasher {
+            partial: [[0; 256]; 6],
+            unfolded: 0,
+            folded: [0; EFFECTIVE_BUCKETS],
+            checksum: 0,
+            tail: [0; 4],
+            fed: 0,
+        }
+    }
+
+    /// Bytes fed so far.
+    pub fn len(&self) -> u64 {
+        self.fed
+    }
+
+    /// Whether nothing has been fed yet.
+    pub fn is_empty(&self) -> bool {
+        self.fed == 0
+    }
+
+    /// Feeds the next chunk of input.
+    pub fn update(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            if self.unfolded >= FOLD_AFTER {
+                self.fold();
+            }
+            let room = usize::try_from(FOLD_AFTER - self.unfolded).unwrap_or(usize::MAX);
+            let (now, later) = data.split_at(data.len().min(room));
+            self.update_unfolded(now);
+            self.unfolded += now.len() as u64;
+            data = later;
+        }
+    }
+
+    fn fold(&mut self) {
+        for hist in &mut self.partial {
+            for (total, &n) in self.folded.iter_mut().zip(hist.iter()) {
+                *total += u64::from(n);
+            }
+            *hist = [0; 256];
+        }
+        self.unfolded = 0;
+    }
+
+    /// The counts of the buckets that make up the digest.
+    fn counts(&self) -> [u64; EFFECTIVE_BUCKETS] {
+        let mut counts = self.folded;
+        for hist in &self.partial {
+            for (total, &n) in counts.iter_mut().zip(hist.iter()) {
+                *total += u64::from(n);
+            }
+        }
+        counts
+    }
+
+    /// Counts `data`, which must fit in the `u32` histograms.
+    fn update_unfolded(&mut self, data: &[u8]) {
+        let mut checksum = self.checksum;
+        let [h1, h2, h3, h4, h5, h6] = &mut self.partial;
+        // `w4` is the newest byte of the window, `w0` the one 4 bytes back.
+        let mut step = |w4: u8, w3: u8, w2: u8, w1: u8, w0: u8| {
+            checksum = pearson(SALT_CHECKSUM, w4, w3, checksum);
+            h1[usize::from(pearson(SALT_1, w4, w3, w2))] += 1;
+            h2[usize::from(pearson(SALT_2, w4, w3, w1))] += 1;
+            h3[usize::from(pearson(SALT_3, w4, w2, w1))] += 1;
+            h4[usize::from(pearson(SALT_4, w4, w2, w0))] += 1;
+            h5[usize::from(pearson(SALT_5, w4, w3, w0))] += 1;
+            h6[usize::from(pearson(SALT_6, w4, w1, w0))] += 1;
+        };
+        // The first bytes of a chunk complete windows begun in earlier ones.
+        let head = data.len().min(4);
+        let mut fed = self.fed;
+        let mut tail = self.tail;
+        for &byte in &data[..head] {
+            if fed >= 4 {
+                step(byte, tail[3], tail[2], tail[1], tail[0]);
+            }
+            tail = [tail[1], tail[2], tail[3], byte];
+            fed += 1;
+        }
+        // From here on every window lies inside `data`, and the whole input
+        // so far is at least 5 bytes long.
+        for window in data.windows(5) {
+            if let &[w0, w1, w2, w3, w4] = window {
+                step(w4, w3, w2, w1, w0);
+            }
+        }
+        if let Some(last) = data.last_chunk::<4>() {
+            tail = *last;
+        }
+        self.checksum = checksum;
+        self.tail = tail;
+        self.fed = fed + (data.len() - head) as u64;
+    }
+
+    /// The digest of everything fed so far, or `None` if the input is too
+    /// short or too uneven to have one. The hasher is left usable.
+    pub fn digest(&self) -> Option<Digest> {
+        if self.fed < MIN_INPUT_LEN {
+            return None;
+        }
+        let bucket_counts = self.counts();
+        let mut counts = bucket_counts;
+        let used = counts.iter().filter(|&&n| n > 0).count();
+        counts.sort_unstable();
+        let q1 = counts[EFFECTIVE_BUCKETS / 4 - 1];
+        let q2 = counts[EFFECTIVE_BUCKETS / 2 - 1];
+        let q3 = counts[EFFECTIVE_BUCKETS - EFFECTIVE_BUCKETS / 4 - 1];
+        // The reference refuses a histogram with no spread (q3 == 0) or with
+        // half or fewer of the buckets used.
+        if q3 == 0 || used <= EFFECTIVE_BUCKETS / 2 {
+            return None;
+        }
+        let mut code = [0u8; CODE_SIZE];
+        for (byte, group) in code.iter_mut().zip(bucket_counts.chunks_exact(4)) {
+            for (j, &n) in group.iter().enumerate() {
+                let quartile = if n > q3 {
+                    3
+                } else if n > q2 {
+                    2
+                } else if n > q1 {
+                    1
+                } else {
+                    0
+                };
+                *byte |= quartile << (2 * j);
+            }
+        }
+        // Ratios are percentages of q3, kept modulo 16 (4 bits each);
+        // q1 <= q2 <= q3, so they are at most 100 and fit in u8 before the modulo.
+        let ratio = |q: u64| ((q * 100 / q3) % 16) as u8;
+        Some(Digest {
+            checksum: self.checksum,
+            length: length_code(self.fed),
+            q1_ratio: ratio(q1),
+            q2_ratio: ratio(q2),
+            code,
+        })
+    }
+
+    /// The digest as `py-tlsh`'s `tlsh.hash` prints it (`T1` and 70 hex
+    /// digits), or `None` where it prints `TNULL`.
+    pub fn finish(&self) -> Option<String> {
+        self.digest().map(|d| d.to_string())
+    }
+}
+
+impl std::io::Write for Hasher {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A parsed TLSH digest (128 buckets, 1-byte checksum).
+///
+/// Its [`Display`](fmt::Display) form is the `T1`-prefixed hex string;
+/// [`FromStr`] accepts it with or without the prefix, in either case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Digest {
+    checksum: u8,
+    length: u8,
+    q1_ratio: u8,
+    q2_ratio: u8,
+    /// Byte `i` holds buckets `4i..4i+4`, bucket `4i+j` in bits `2j..2j+2`.
+    code: [u8; CODE_SIZE],
+}
+
+impl Digest {
+    /// The checksum byte (a Pearson hash chained over the input).
+    pub fn checksum(&self) -> u8 {
+        self.checksum
+    }
+
+    /// The coded input length (roughly logarithmic).
+    pub fn length_code(&self) -> u8 {
+        self.length
+    }
+
+    /// First quartile as a percentage of the third, modulo 16.
+    pub fn q1_ratio(&self) -> u8 {
+        self.q1_ratio
+    }
+
+    /// Second quartile as a percentage of the third, modulo 16.
+    pub fn q2_ratio(&self) -> u8 {
+        self.q2_ratio
+    }
+
+    /// Quartile (0-3) of bucket `bucket`, or `None` past the 128 buckets.
+    pub fn bucket(&self, bucket: usize) -> Option<u8> {
+        let byte = self.code.get(bucket / 4)?;
+        Some((byte >> (2 * (bucket % 4))) & 3)
+    }
+
+    /// Distance to `other` as `tlsh.diff` computes it: 0 for identical
+    /// digests, growing without fixed bound as they differ.
+    pub fn distance(&self, other: &Digest) -> u32 {
+        let length = mod_diff(self.length, other.length, 256);
+        let length = if length <= 1 {
+            length
+        } else {
+            length * LENGTH_MULT
+        };
+        length + self.distance_ignoring_length(other)
+    }
+
+    /// Distance ignoring the input lengths, as `tlsh.diffxlen` computes it.
+    pub fn distance_ignoring_length(&self, other: &Digest) -> u32 {
+        let ratio = |a, b| {
+            let d = mod_diff(a, b, 16);
+            if d <= 1 { d } else { (d - 1) * QRATIO_MULT }
+        };
+        let mut diff = ratio(self.q1_ratio, other.q1_ratio) + ratio(self.q2_ratio, other.q2_ratio);
+        diff += u32::from(self.checksum != other.checksum);
+        for (&a, &b) in self.code.iter().zip(&other.code) {
+            diff += byte_distance(a, b);
+        }
+        diff
+    }
+}
+
+/// Distance on a circle of `range` values.
+fn mod_diff(a: u8, b: u8, range: u32) -> u32 {
+    let d = u32::from(a.abs_diff(b));
+    d.min(range - d)
+}
+
+/// Sum over the four 2-bit quartiles of a body byte: a difference of 1 or 2
+/// counts as is, opposite quartiles (0 vs 3) count 6.
+fn byte_distance(a: u8, b: u8) -> u32 {
+    (0..4)
+        .map(|j| {
+            let d = ((a >> (2 * j)) & 3).abs_diff((b >> (2 * j)) & 3);
+            if d == 3 { 6 } else { u32::from(d) }
+        })
+        .sum()
+}
+
+/// Header bytes are printed with their two hex digits swapped.
+fn swap_nibbles(b: u8) -> u8 {
+    b.rotate_left(4)
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(VERSION_PREFIX)?;
+        let header = [
+            swap_nibbles(self.checksum),
+            swap_nibbles(self.length),
+            (self.q1_ratio << 4) | self.q2_ratio,
+        ];
+        // The body is printed last bucket group first.
+        for b in header.iter().chain(self.code.iter().rev()) {
+            write!(f, "{b:02X}")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for Digest {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self, Error> {
+        let err = |reason| Error::InvalidTlsh {
+            input: Echo::new(text),
+            reason,
+        };
+        let hex = text.strip_prefix(VERSION_PREFIX).unwrap_or(text).as_bytes();
+        if hex.len() != HEX_LEN {
+            return Err(err("expected 70 hex digits after an optional T1 prefix"));
+        }
+        let mut bytes = [0u8; HEX_LEN / 2];
+        for (out, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
+            let digit = |c: u8| {
+                char::from(c)
+                    .to_digit(16)
+                    .ok_or_else(|| err("not a hex digit"))
+            };
+            // to_digit(16) is below 16, so the byte cannot overflow.
+            *out = ((digit(pair[0])? << 4) | digit(pair[1])?) as u8;
+        }
+        let [checksum, length, ratios, body @ ..] = bytes;
+        let mut code = [0u8; CODE_SIZE];
+        for (out, &b) in code.iter_mut().zip(body.iter().rev()) {
+            *out = b;
+        }
+        Ok(Digest {
+            checksum: swap_nibbles(checksum),
+            length: swap_nibbles(length),
+            q1_ratio: ratios >> 4,
+            q2_ratio: ratios & 0x0F,
+            code,
+        })
+    }
+}
+
+/// Distance between two TLSH digest strings, as `tlsh.diff` gives it.
+///
+/// Either string may carry the `T1` prefix or not; `TNULL` and anything else
+/// that is not a digest is an error.
+pub fn diff(a: &str, b: &str) -> Result<u32, Error> {
+    Ok(a.parse::<Digest>()?.distance(&b.parse::<Digest>()?))
+}
+
+/// Distance ignoring input lengths, as `tlsh.diffxlen` gives it.
+pub fn diff_ignoring_length(a: &str, b: &str) -> Result<u32, Error> {
+    Ok(a.parse::<Digest>()?
+        .distance_ignoring_length(&b.parse::<Digest>()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fixed 64-bit LCG; expected values below come from `tlsh.hash`
+    /// (py-tlsh 4.12.1) on the same bytes.
+    fn lcg(n: usize) -> Vec<u8> {
+        let mut x: u64 = 1;
+        (0..n)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (x >> 56) as u8
+            })
+            .collect()
+    }
+
+    const LCG_20000: &str =
+        "T14492D0025D0326CFA1C657CE3B2F327651CD6D6AD22D9D140203A731D3739B726AE697";
+    const LCG_20000_EDITED: &str =
+        "T12592D0025D0326CFA1C6578E3B2F327651CD6D6AD22D9D240203A731D3739F726AE6A7";
+    const LCG_1000: &str =
+        "T14D11A51036AF244E598551873AAE6E718C3A66427821C4B93356A200FB702F823B01B7";
+
+    fn lcg_20000_edited() -> Vec<u8> {
+        let mut d = lcg(20000);
+        d[5000..5010].copy_from_slice(b"XXXXXXXXXX");
+        d[15000] ^= 0xFF;
+        d
+    }
+
+    #[test]
+    fn known_digests() {
+        assert_eq!(
+            hash(&lcg(50)).as_deref(),
+            Some("T1D39002A29159044E611D609E43555568241858771A0241106865640122A17756082548")
+        );
+        assert_eq!(hash(&lcg(1000)).as_deref(), Some(LCG_1000));
+        assert_eq!(
+            hash(&lcg(100_000)).as_deref(),
+            Some("T1B1A31254CD63B18E536937A909D96EBF53E05F8D92879F10A503877CE327E8813E8607")
+        );
+        assert_eq!(hash(&lcg(20000)).as_deref(), Some(LCG_20000));
+        assert_eq!(hash(&lcg_20000_edited()).as_deref(), Some(LCG_20000_EDITED));
+        assert_eq!(
+            hash(&(0..=255).collect::<Vec<u8>>()).as_deref(),
+            Some("T1DBD09524A6514D7D1F175ADC504E44DF554FCDE301C5002517F146D1C510194440ED1D")
+        );
+    }
+
+    #[test]
+    fn no_digest_for_short_or_uniform_input() {
+        assert_eq!(hash(b""), None);
+        assert_eq!(hash(&lcg(49)), None);
+        assert_eq!(hash(&[b'a'; 100]), None);
+        assert_eq!(hash(&[0u8; 4096]), None);
+        // Two alternating bytes hit only a handful of buckets.
+        let ab: Vec<u8> = (0..5000).map(|i| b"ab"[i % 2]).collect();
+        assert_eq!(hash(&ab), None);
+    }
+
+    #[test]
+    fn streaming_matches_one_shot_for_any_split() {
+        let data = lcg(30_000);
+        let expected = hash(&data);
+        assert!(expected.is_some());
+        for chunk in [1usize, 2, 3, 4, 5, 6, 9, 4096, 29_999] {
+            let mut h = Hasher::new();
+            for piece in data.chunks(chunk) {
+                h.update(piece);
+                h.update(&[]);
+            }
+            assert_eq!(h.finish(), expected, "chunk {chunk}");
+        }
+        let mut writer = Hasher::new();
+        std::io::copy(&mut &data[..], &mut writer).unwrap();
+        assert_eq!(writer.finish(), expected);
+        assert_eq!(writer.len(), data.len() as u64);
+    }
+
+    #[test]
+    fn diff_matches_py_tlsh() {
+        assert_eq!(diff(LCG_20000, LCG_20000).unwrap(), 0);
+        assert_eq!(diff(LCG_20000, LCG_20000_EDITED).unwrap(), 5);
+        assert_eq!(
+            diff_ignoring_length(LCG_20000, LCG_20000_EDITED).unwrap(),
+            5
+        );
+        assert_eq!(diff(LCG_20000, LCG_1000).unwrap(), 523);
+        assert_eq!(diff_ignoring_length(LCG_20000, LCG_1000).unwrap(), 235);
+        assert_eq!(diff(LCG_1000, LCG_20000).unwrap(), 523);
+    }
+
+    #[test]
+    fn parse_accepts_what_py_tlsh_accepts() {
+        // Without the prefix, and with lower-case hex digits.
+        assert_eq!(diff(LCG_20000, &LCG_20000[2..]).unwrap(), 0);
+        let lower = format!("T1{}", LCG_20000[2..].to_ascii_lowercase());
+        assert_eq!(diff(LCG_20000, &lower).unwrap(), 0);
+        let d: Digest = LCG_20000.parse().unwrap();
+        assert_eq!(d.to_string(), LCG_20000);
+        assert_eq!(d.checksum(), 0x44);
+        assert_eq!(d.length_code(), 0x29);
+        assert_eq!((d.q1_ratio(), d.q2_ratio()), (0xD, 0x0));
+        // The last hex pair printed is bucket group 0.
+        assert_eq!(d.bucket(0), Some(0x97 & 3));
+        assert_eq!(d.bucket(3), Some(0x97 >> 6));
+        assert_eq!(d.bucket(128), None);
+    }
+
+    #[test]
+    fn parse_rejects_non_digests() {
+        let too_long = format!("{LCG_20000}0");
+        let bad_digit = LCG_20000.replace('D', "G");
+        for bad in [
+            "",
+            "TNULL",
+            "T1",
+            &LCG_20000[..71],
+            &too_long,
+            &bad_digit,
+            "t1",
+            "T2",
+        ] {
+            let err = diff(LCG_20000, bad).unwrap_err();
+            assert!(matches!(err, Error::InvalidTlsh { .. }), "{bad:?}: {err}");
+        }
+        let lower_prefix = LCG_20000.to_ascii_lowercase();
+        assert!(diff(&lower_prefix, LCG_20000).is_err());
+        // Multi-byte UTF-8 must not trip up parsing.
+        assert!(diff(LCG_20000, &"é".repeat(35)).is_err());
+    }
+
+    #[test]
+    fn length_codes_follow_the_reference_boundaries() {
+        assert_eq!(length_code(0), 0);
+        assert_eq!(length_code(1), 0);
+        assert_eq!(length_code(2), 1);
+        assert_eq!(length_code(50), 9);
+        assert_eq!(length_code(656), 15);
+        assert_eq!(length_code(657), 16);
+        assert_eq!(length_code(4_224_281_216), 169);
+        assert_eq!(length_code(u64::MAX), 170);
+    }
+
+    #[test]
+    fn distance_components() {
+        let base: Digest = LCG_20000.parse().unwrap();
+        let mut other = base;
+        other.length = base.length.wrapping_add(1);
+        assert_eq!(base.distance(&other), 1);
+        other.length = base.length.wrapping_add(3);
+        assert_eq!(base.distance(&other), 36);
+        assert_eq!(base.distance_ignoring_length(&other), 0);
+        let mut other = base;
+        other.q1_ratio = (base.q1_ratio + 15) % 16; // one step around the circle
+        assert_eq!(base.distance(&other), 1);
+        other.q1_ratio = (base.q1_ratio + 3) % 16;
+        assert_eq!(base.distance(&other), 24);
+        let mut other = base;
+        other.checksum ^= 1;
+        assert_eq!(base.distance(&other), 1);
+        let mut other = base;
+        other.code[0] ^= 0b11; // bucket 0 moves by 3 or by 1 quartiles
+        let moved = (base.code[0] & 3).abs_diff(other.code[0] & 3);
+        assert_eq!(
+            base.distance(&other),
+            if moved == 3 { 6 } else { u32::from(moved) }
+        );
+    }
+}
