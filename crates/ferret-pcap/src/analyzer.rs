@@ -21,6 +21,9 @@ use crate::{Options, ReadError};
 
 type FastMap<K, V> = HashMap<K, V, FixedState>;
 
+/// Client, server, server port, nick and joined channels of one IRC flow.
+type IrcSession = (IpAddr, IpAddr, u16, Option<String>, Vec<String>);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct FlowKey {
     a: IpAddr,
@@ -697,8 +700,7 @@ impl<'o> Analyzer<'o> {
         }
         if t.irc_c2 {
             // A client that registers and joins a channel: the classic bot C2 pattern.
-            let mut sessions: BTreeMap<u32, (IpAddr, IpAddr, u16, Option<String>, Vec<String>)> =
-                BTreeMap::new();
+            let mut sessions: BTreeMap<u32, IrcSession> = BTreeMap::new();
             for m in self.rec.irc.iter().filter(|m| m.from_client) {
                 let e = sessions
                     .entry(m.flow)

@@ -22,6 +22,7 @@ pub mod report;
 mod tcp;
 mod telnet;
 mod tls;
+pub mod write;
 
 use std::fs::File;
 use std::io::Read;

@@ -482,7 +482,7 @@ impl<R: Read> PcapReader<R> {
             let head = &self.buf[self.start..self.start + 12];
             let btype = u32_at(head, 0, be);
             let blen = u32_at(head, 4, be) as usize;
-            if blen < 12 || blen % 4 != 0 || blen > MAX_BLOCK {
+            if blen < 12 || !blen.is_multiple_of(4) || blen > MAX_BLOCK {
                 return Err(self.corrupt(format!(
                     "pcapng block of type {btype:#x} has invalid length {blen}"
                 )));

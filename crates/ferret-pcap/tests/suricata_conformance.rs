@@ -7,11 +7,18 @@ use ferret_pcap::{NetworkReport, Options, analyze_file};
 use serde_json::Value;
 
 fn data_dir() -> PathBuf {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/suricata-verify")).to_path_buf()
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/suricata-verify"
+    ))
+    .to_path_buf()
 }
 
 fn dns_found(r: &NetworkReport, name: &str) -> bool {
-    r.dns.iter().flat_map(|m| &m.questions).any(|q| q.name == name || q.name.eq_ignore_ascii_case(name))
+    r.dns
+        .iter()
+        .flat_map(|m| &m.questions)
+        .any(|q| q.name == name || q.name.eq_ignore_ascii_case(name))
 }
 
 fn http_found(r: &NetworkReport, host: &str, url: &str, method: &str) -> bool {
@@ -27,8 +34,13 @@ fn suricata_verify_dns_and_http() {
     let dir = data_dir();
     let text = std::fs::read_to_string(dir.join("expected.json"))
         .unwrap_or_else(|e| panic!("cannot read expected.json in {}: {e}", dir.display()));
-    let cases: Vec<Value> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("expected.json: {e}"));
-    assert!(cases.len() >= 30, "expected.json lists only {} pcaps", cases.len());
+    let cases: Vec<Value> =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("expected.json: {e}"));
+    assert!(
+        cases.len() >= 30,
+        "expected.json lists only {} pcaps",
+        cases.len()
+    );
     let opts = Options::default();
     let (mut dns_total, mut dns_ok, mut http_total, mut http_ok) = (0, 0, 0, 0);
     let mut misses = Vec::new();
@@ -66,10 +78,20 @@ fn suricata_verify_dns_and_http() {
     let ok = dns_ok + http_ok;
     println!("DNS:  {dns_ok}/{dns_total} query names found");
     println!("HTTP: {http_ok}/{http_total} requests found");
-    println!("all:  {ok}/{total} ({:.1}%)", 100.0 * ok as f64 / total.max(1) as f64);
+    println!(
+        "all:  {ok}/{total} ({:.1}%)",
+        100.0 * ok as f64 / total.max(1) as f64
+    );
     for m in &misses {
         println!("miss: {m}");
     }
-    assert!(dns_total >= 90 && http_total >= 20, "expected.json has too few entries");
-    assert!(ok * 100 >= total * 95, "only {ok}/{total} found (need 95%); misses:\n{}", misses.join("\n"));
+    assert!(
+        dns_total >= 90 && http_total >= 20,
+        "expected.json has too few entries"
+    );
+    assert!(
+        ok * 100 >= total * 95,
+        "only {ok}/{total} found (need 95%); misses:\n{}",
+        misses.join("\n")
+    );
 }
