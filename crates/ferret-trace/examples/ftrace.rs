@@ -42,10 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => Box::new(std::io::stderr()),
     };
     let mut sink = FnSink(|ev: TraceEvent| {
-        let _ = match &ev {
-            TraceEvent::Syscall(r) => writeln!(w, "{r}"),
-            other => writeln!(w, "{other:?}"),
-        };
+        let _ = writeln!(w, "{ev}");
     });
     let summary = tracer.run(Instant::now() + Duration::from_secs(timeout), &mut sink)?;
     eprintln!("ftrace: {summary:?}");

@@ -133,48 +133,52 @@ fn spec(arch: Arch, name: &str) -> Option<Spec> {
         ],
         "chroot" | "acct" | "swapoff" => &[("path", P)],
         "pivot_root" => &[("new_root", P), ("put_old", P)],
-        "open" => &[("filename", P), ("flags", S(Sk::Open)), ("mode", MODE)],
+        "open" => &[("name", P), ("flags", S(Sk::Open)), ("mode", MODE)],
         "openat" => &[
             ("dirfd", DFD),
-            ("filename", P),
+            ("name", P),
             ("flags", S(Sk::Open)),
             ("mode", MODE),
         ],
         "openat2" => &[
             ("dirfd", DFD),
-            ("filename", P),
+            ("name", P),
             ("how", OpenHow(3)),
             ("size", U),
         ],
-        "creat" | "mkdir" | "chmod" => &[("pathname", P), ("mode", MODE)],
-        "unlink" | "rmdir" | "umount" => &[("pathname", P)],
-        "unlinkat" => &[("dirfd", DFD), ("pathname", P), ("flags", AT)],
-        "rename" | "link" | "symlink" => &[("oldname", P), ("newname", P)],
+        "creat" => &[("name", P), ("mode", MODE)],
+        "mkdir" => &[("path", P), ("mode", MODE)],
+        "chmod" => &[("filename", P), ("mode", MODE)],
+        "unlink" | "rmdir" | "umount" => &[("path", P)],
+        "unlinkat" => &[("dirfd", DFD), ("name", P), ("flags", AT)],
+        "rename" | "link" => &[("oldpath", P), ("newpath", P)],
+        "symlink" => &[("target", P), ("linkpath", P)],
         "renameat" => &[
             ("olddirfd", DFD),
-            ("oldname", P),
+            ("oldpath", P),
             ("newdirfd", DFD),
-            ("newname", P),
+            ("newpath", P),
         ],
         "renameat2" => &[
             ("olddirfd", DFD),
-            ("oldname", P),
+            ("oldpath", P),
             ("newdirfd", DFD),
-            ("newname", P),
+            ("newpath", P),
             ("flags", S(Sk::Rename)),
         ],
         "linkat" => &[
             ("olddirfd", DFD),
-            ("oldname", P),
+            ("oldpath", P),
             ("newdirfd", DFD),
-            ("newname", P),
+            ("newpath", P),
             ("flags", AT),
         ],
-        "symlinkat" => &[("oldname", P), ("newdirfd", DFD), ("newname", P)],
-        "mkdirat" | "fchmodat" => &[("dirfd", DFD), ("pathname", P), ("mode", MODE)],
+        "symlinkat" => &[("target", P), ("newdirfd", DFD), ("linkpath", P)],
+        "mkdirat" => &[("dirfd", DFD), ("path", P), ("mode", MODE)],
+        "fchmodat" => &[("dirfd", DFD), ("filename", P), ("mode", MODE)],
         "fchmodat2" => &[
             ("dirfd", DFD),
-            ("pathname", P),
+            ("filename", P),
             ("mode", MODE),
             ("flags", AT),
         ],
@@ -230,12 +234,12 @@ fn spec(arch: Arch, name: &str) -> Option<Spec> {
         "socket" => &[
             ("domain", S(Sk::Domain)),
             ("type", S(Sk::SockType)),
-            ("protocol", Proto),
+            ("proto", Proto),
         ],
         "socketpair" => &[
             ("domain", S(Sk::Domain)),
             ("type", S(Sk::SockType)),
-            ("protocol", Proto),
+            ("proto", Proto),
             ("sv", X),
         ],
         "connect" | "bind" => &[("fd", Int), ("addr", Addr(2)), ("addrlen", U)],
@@ -252,7 +256,7 @@ fn spec(arch: Arch, name: &str) -> Option<Spec> {
             ("buf", X),
             ("len", U),
             ("flags", S(Sk::Msg)),
-            ("dest_addr", Addr(5)),
+            ("addr", Addr(5)),
             ("addrlen", U),
         ],
         "sendmsg" => &[("fd", Int), ("msg", MsgHdr), ("flags", S(Sk::Msg))],
@@ -664,6 +668,29 @@ pub(crate) fn decode_args(
         *slot = ("name", mem.string(raw[1], 16));
     }
     out
+}
+
+/// Decodes what a syscall wrote back, after a successful return: the peer
+/// address of `accept`/`accept4` (replacing the `addr` pointer).
+pub(crate) fn decode_exit(
+    name: &str,
+    raw: &[u64; 6],
+    args: &mut [(&'static str, ArgValue)],
+    mem: &mut Mem,
+) {
+    if !matches!(name, "accept" | "accept4") || raw[1] == 0 || raw[2] == 0 {
+        return;
+    }
+    let Ok(len) = mem.bytes(raw[2], 4) else {
+        return;
+    };
+    let Some(len) = u32_at(&len, 0) else {
+        return;
+    };
+    let value = mem.sockaddr(raw[1], len as u64);
+    if let Some(slot) = args.iter_mut().find(|(n, _)| *n == "addr") {
+        slot.1 = value;
+    }
 }
 
 fn decode_socketcall(raw: &[u64; 6], mem: &mut Mem, lim: &Limits) -> Vec<(&'static str, ArgValue)> {

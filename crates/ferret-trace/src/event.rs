@@ -95,6 +95,9 @@ impl fmt::Display for SyscallRecord {
         f.write_str(") = ")?;
         match (self.ret, self.errno) {
             (_, Some(e)) => write!(f, "-1 {}", errno_name(e).unwrap_or("E?")),
+            (Some(r), None) if matches!(self.name, "mmap" | "mmap2" | "shmat") => {
+                write!(f, "{r:#x}")
+            }
             (Some(r), None) => write!(f, "{r}"),
             (None, None) => f.write_str("?"),
         }
@@ -175,6 +178,76 @@ impl TraceEvent {
             TraceEvent::Exec { pid, .. }
             | TraceEvent::Exit { pid, .. }
             | TraceEvent::Signal { pid, .. } => *pid,
+        }
+    }
+}
+
+fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
+impl fmt::Display for TraceEvent {
+    /// One strace-like line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TraceEvent::Syscall(r) => write!(f, "{r}"),
+            TraceEvent::Fork {
+                parent,
+                parent_tid,
+                child,
+                kind,
+                ..
+            } => write!(f, "[{parent} {parent_tid}] +++ {kind:?} -> {child}"),
+            TraceEvent::Exec {
+                pid,
+                old_tid,
+                path,
+                exe,
+                arch,
+                argv,
+                ..
+            } => {
+                write!(f, "[{pid} {pid}] +++ exec")?;
+                if let Some(a) = arch {
+                    write!(f, " [{a}]")?;
+                }
+                if let Some(p) = path {
+                    write!(f, " path={}", ArgValue::Str(p.clone()))?;
+                }
+                if let Some(e) = exe {
+                    write!(f, " exe={:?}", lossy(e))?;
+                }
+                if let Some(a) = argv {
+                    write!(f, " argv={}", ArgValue::StrList(a.clone()))?;
+                }
+                if let Some(t) = old_tid {
+                    write!(f, " (from thread {t})")?;
+                }
+                Ok(())
+            }
+            TraceEvent::Exit {
+                pid, tid, status, ..
+            } => match status {
+                ExitStatus::Code(c) => write!(f, "[{pid} {tid}] +++ exited with {c}"),
+                ExitStatus::Signal { sig, core } => write!(
+                    f,
+                    "[{pid} {tid}] +++ killed by {}{}",
+                    crate::flags::signal_name(*sig).unwrap_or_else(|| sig.to_string()),
+                    if *core { " (core dumped)" } else { "" }
+                ),
+            },
+            TraceEvent::Signal {
+                pid,
+                tid,
+                sig,
+                code,
+                sender,
+                ..
+            } => write!(
+                f,
+                "[{pid} {tid}] --- {} code={code} from={sender}",
+                crate::flags::signal_name(*sig).unwrap_or_else(|| sig.to_string())
+            ),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! seccomp stops into merged syscall records.
 
 use crate::arch::Arch;
-use crate::decode::{Limits, Mem, decode_args};
+use crate::decode::{Limits, Mem, decode_args, decode_exit};
 use crate::event::{ExitStatus, ForkKind, Sink, SyscallRecord, TraceEvent};
 use crate::sys::{self, INFO_OP_EXIT, INFO_OP_SECCOMP, SyscallInfo, Wait};
 use crate::value::ArgValue;
@@ -317,6 +317,10 @@ impl PtraceTracer {
                 rec.errno = Some(rval.unsigned_abs() as i32);
             } else {
                 rec.ret = Some(rval);
+                if !rec.args.is_empty() {
+                    self.mem.set_pid(tid);
+                    decode_exit(rec.name, &rec.raw_args, &mut rec.args, &mut self.mem);
+                }
             }
         }
         self.emit(sink, TraceEvent::Syscall(rec));

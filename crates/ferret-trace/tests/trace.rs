@@ -80,10 +80,7 @@ impl Trace {
     fn dump(&self) -> String {
         self.events
             .iter()
-            .map(|e| match e {
-                TraceEvent::Syscall(r) => r.to_string(),
-                other => format!("{other:?}"),
-            })
+            .map(|e| e.to_string())
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -143,7 +140,7 @@ fn files_are_decoded() {
     let a = format!("{d}/a.txt");
     let create = t
         .syscalls("openat")
-        .find(|r| str_arg(r, "filename") == a && sym_arg(r, "flags").contains("O_CREAT"))
+        .find(|r| str_arg(r, "name") == a && sym_arg(r, "flags").contains("O_CREAT"))
         .unwrap_or_else(|| panic!("no create of {a}:\n{}", t.dump()));
     assert_eq!(sym_arg(create, "flags"), "O_WRONLY|O_CREAT|O_TRUNC");
     assert_eq!(sym_arg(create, "mode"), "0640");
@@ -151,10 +148,10 @@ fn files_are_decoded() {
     assert!(create.ret.is_some_and(|fd| fd >= 3));
     assert!(
         t.syscalls("openat")
-            .any(|r| str_arg(r, "filename") == a && sym_arg(r, "flags") == "O_RDONLY|O_CLOEXEC")
+            .any(|r| str_arg(r, "name") == a && sym_arg(r, "flags") == "O_RDONLY|O_CLOEXEC")
     );
     let rename = t.one("rename");
-    assert_eq!(str_arg(rename, "newname"), format!("{d}/b.txt"));
+    assert_eq!(str_arg(rename, "newpath"), format!("{d}/b.txt"));
     assert_eq!(sym_arg(t.one("chmod"), "mode"), "0755");
     assert_eq!(sym_arg(t.one("mkdir"), "mode"), "0700");
     assert_eq!(t.one("rmdir").ret, Some(0));
@@ -235,7 +232,7 @@ fn double_fork_daemon_is_followed() {
     // The grandchild outlives its parent and is traced to its end.
     let open = t
         .syscalls("openat")
-        .find(|r| str_arg(r, "filename") == m)
+        .find(|r| str_arg(r, "name") == m)
         .unwrap_or_else(|| panic!("no open of marker:\n{}", t.dump()));
     assert_eq!(open.pid, grandchild);
     assert_eq!(t.exit_of(grandchild), Some(ExitStatus::Code(0)));
@@ -263,7 +260,7 @@ fn threads_are_followed() {
     assert_eq!(threads.len(), 4, "{}", t.dump());
     let opens: Vec<_> = t
         .syscalls("openat")
-        .filter(|r| str_arg(r, "filename") == "/dev/null")
+        .filter(|r| str_arg(r, "name") == "/dev/null")
         .collect();
     assert_eq!(opens.len(), 4);
     for o in opens {
@@ -310,9 +307,25 @@ fn sockets_are_decoded() {
         .expect("tcp socket");
     assert_eq!(sym_arg(tcp, "domain"), "AF_INET");
     assert_eq!(sym_arg(tcp, "type"), "SOCK_STREAM|SOCK_CLOEXEC");
-    assert_eq!(sym_arg(tcp, "protocol"), "IPPROTO_TCP");
+    assert_eq!(sym_arg(tcp, "proto"), "IPPROTO_TCP");
     let connects: Vec<_> = t.syscalls("connect").collect();
-    assert_eq!(connects.len(), 4, "{}", t.dump());
+    assert_eq!(connects.len(), 5, "{}", t.dump());
+    assert_eq!(connects[4].ret, Some(0));
+    let acc = t.one("accept4");
+    assert!(acc.ret.is_some_and(|fd| fd >= 0));
+    assert_eq!(sym_arg(acc, "flags"), "SOCK_CLOEXEC");
+    // The peer address is read back at the syscall's exit.
+    assert!(
+        matches!(
+            acc.arg("addr"),
+            Some(ArgValue::SockAddr(SockAddr::Inet {
+                addr: [127, 0, 0, 1],
+                ..
+            }))
+        ),
+        "{}",
+        t.dump()
+    );
     match connects[0].arg("addr") {
         Some(ArgValue::SockAddr(SockAddr::Inet { addr, port })) => {
             assert_eq!(*addr, [127, 0, 0, 1]);
@@ -351,7 +364,7 @@ fn sockets_are_decoded() {
         .syscalls("socket")
         .find(|r| sym_arg(r, "domain") == "AF_NETLINK")
         .expect("netlink socket");
-    assert_eq!(sym_arg(nl, "protocol"), "NETLINK_ROUTE");
+    assert_eq!(sym_arg(nl, "proto"), "NETLINK_ROUTE");
     assert!(t.syscalls("bind").any(|r| matches!(
         r.arg("addr"),
         Some(ArgValue::SockAddr(SockAddr::Netlink { .. }))
@@ -359,7 +372,7 @@ fn sockets_are_decoded() {
     let send = t.one("sendto");
     assert_eq!(sym_arg(send, "flags"), "MSG_DONTWAIT");
     assert!(matches!(
-        send.arg("dest_addr"),
+        send.arg("addr"),
         Some(ArgValue::SockAddr(SockAddr::Inet {
             addr: [127, 0, 0, 1],
             ..
@@ -387,6 +400,38 @@ fn memfd_fexecve() {
     assert!(exe.contains("memfd:ferret-payload"), "exe {exe}");
     let argv = exec.1.expect("argv");
     assert_eq!(argv.items[1].to_string_lossy(), "--fileless");
+}
+
+#[test]
+fn exec_from_a_thread() {
+    let t = trace(&[s64(), "threadexec"]);
+    assert_eq!(t.root_exit(), ExitStatus::Code(42), "{}", t.dump());
+    let thread = t
+        .events
+        .iter()
+        .find_map(|e| match e {
+            TraceEvent::Fork {
+                child,
+                kind: ForkKind::Thread,
+                ..
+            } => Some(*child),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no thread:\n{}", t.dump()));
+    let exec = t
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            TraceEvent::Exec { pid, old_tid, .. } => Some((*pid, *old_tid)),
+            _ => None,
+        })
+        .nth(1)
+        .unwrap_or_else(|| panic!("no exec from the thread:\n{}", t.dump()));
+    assert_eq!(exec, (t.root, Some(thread)));
+    // The execve record keeps the thread id that made the call and returns 0.
+    let ex = t.syscalls("execve").nth(1).expect("second execve");
+    assert_eq!((ex.pid, ex.tid, ex.ret), (t.root, thread, Some(0)));
+    assert_eq!(t.summary.remaining, 0);
 }
 
 #[test]
@@ -470,7 +515,7 @@ fn i386_tracee() {
             _ => None,
         })
         .unwrap_or_else(|| panic!("no i386 open:\n{}", t.dump()));
-    assert_eq!(str_arg(open, "filename"), "/dev/null");
+    assert_eq!(str_arg(open, "name"), "/dev/null");
     let prctl = t.one("prctl");
     assert_eq!(prctl.arch, Arch::I386);
     assert_eq!(str_arg(prctl, "name"), "t32name");

@@ -144,6 +144,22 @@ static int net(void) {
     a.sin_port = htons(free_port(AF_INET));
     sendto(s, "x", 1, MSG_DONTWAIT, (struct sockaddr *)&a, sizeof a);
     close(s);
+    /* Loopback listener, connect to it and accept: the peer address is decoded. */
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_port = 0;
+    socklen_t alen = sizeof a;
+    if (bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 1) ||
+        getsockname(l, (struct sockaddr *)&a, &alen))
+        return 3;
+    s = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(s, (struct sockaddr *)&a, sizeof a)) return 4;
+    struct sockaddr_in peer;
+    socklen_t plen = sizeof peer;
+    int c = accept4(l, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
+    if (c < 0) return 5;
+    close(c);
+    close(s);
+    close(l);
     return 0;
 }
 
@@ -158,6 +174,20 @@ static int memfd_exec(void) {
     char *envp[] = {NULL};
     fexecve(m, argv, envp);
     return 50;
+}
+
+static void *exec_thread(void *arg) {
+    char *a[] = {self, "exit42", NULL};
+    (void)arg;
+    execve(self, a, a + 2);
+    return NULL;
+}
+
+/* A non-leader thread execs: the kernel gives it the leader's tid. */
+static int thread_exec(void) {
+    pthread_t t;
+    pthread_create(&t, NULL, exec_thread, NULL);
+    for (;;) pause();
 }
 
 static int kill_child(void) {
@@ -201,6 +231,7 @@ int main(int argc, char **argv) {
     if (!strcmp(m, "net")) return net();
     if (!strcmp(m, "memfd")) return memfd_exec();
     if (!strcmp(m, "kill")) return kill_child();
+    if (!strcmp(m, "threadexec")) return thread_exec();
     if (!strcmp(m, "stop")) return stop_cont();
     if (!strcmp(m, "missing")) {
         char *a[] = {"/nonexistent/ferret-missing", NULL};
