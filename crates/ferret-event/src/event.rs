@@ -265,7 +265,7 @@ mod hex_bytes {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
         let s = s.as_bytes();
-        if s.len() % 2 != 0 {
+        if !s.len().is_multiple_of(2) {
             return Err(de::Error::custom("bytes: odd number of hex digits"));
         }
         let nib = |c: u8| -> Result<u8, D::Error> {
