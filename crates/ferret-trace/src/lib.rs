@@ -23,6 +23,7 @@
 //! ```
 
 mod arch;
+mod convert;
 mod decode;
 mod event;
 mod filter;
@@ -36,8 +37,11 @@ mod tracer;
 mod value;
 
 pub use arch::{AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, Arch, X32_SYSCALL_BIT, errno_name};
+pub use convert::EventSink;
 pub use decode::{Limits, parse_sockaddr};
 pub use event::{ExitStatus, FnSink, ForkKind, Sink, SyscallRecord, TraceEvent};
+/// The event model records convert into ([`TraceEvent::to_event`]).
+pub use ferret_event;
 pub use filter::{evaluate as evaluate_filter, ptrace_filter};
 pub use flags::{Sym, SymKind, signal_name};
 pub use set::{Category, SyscallSet};

@@ -638,3 +638,35 @@ fn deadline_returns() {
     assert_eq!(t.summary.remaining, 1);
     assert!(start.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn records_feed_the_event_model() {
+    use ferret_trace::ferret_event::{Event, State};
+    let t = trace(&[s64(), "memfd"]);
+    let events: Vec<Event> = t
+        .events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| e.to_event(i as u64 + 1))
+        .collect();
+    let mut state = State::new();
+    for e in &events {
+        // Every event survives the JSON-lines round trip.
+        let line = e.to_json_line();
+        assert_eq!(Event::from_json(&line).ok().as_ref(), Some(e), "{line}");
+        state.update(e);
+    }
+    let p = state.process(t.root as i64).expect("root process");
+    assert!(p.exe_from_memfd, "{p:?}");
+    assert_eq!(p.args, ["--fileless"]);
+    let execveat = events
+        .iter()
+        .find(|e| e.ty == "execveat")
+        .unwrap_or_else(|| panic!("no execveat:\n{}", t.dump()));
+    assert_eq!(execveat.ret, Some(0));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.ty == "procexit" && e.pid == t.root as i64)
+    );
+}
