@@ -285,3 +285,57 @@ pub fn unblock_wake_signal() {
         libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
     }
 }
+
+/// `PTRACE_GETREGS` (x86-64 layout, also for 32-bit tracees).
+fn regs(pid: i32) -> io::Result<libc::user_regs_struct> {
+    // SAFETY: user_regs_struct is plain integers; all-zero is valid.
+    let mut r: libc::user_regs_struct = unsafe { std::mem::zeroed() };
+    // SAFETY: GETREGS writes one user_regs_struct into `r`, owned by this frame.
+    unsafe {
+        ptrace(
+            libc::PTRACE_GETREGS,
+            pid,
+            0,
+            &mut r as *mut libc::user_regs_struct as usize,
+        )
+    }?;
+    Ok(r)
+}
+
+/// Fallback for kernels without `PTRACE_GET_SYSCALL_INFO` (< 5.3): fills
+/// `info` from the registers as an entry (`exit` false, op SECCOMP) or exit
+/// (op EXIT) view. The ABI comes from the code segment (0x23: 32-bit), so an
+/// `int 0x80` from 64-bit code is misread as x86-64: one reason the real
+/// request is preferred.
+pub fn syscall_info_from_regs(pid: i32, info: &mut SyscallInfo, exit: bool) -> io::Result<()> {
+    const CS_32: u64 = 0x23;
+    let r = regs(pid)?;
+    let compat = r.cs == CS_32;
+    info.arch = if compat {
+        crate::arch::AUDIT_ARCH_I386
+    } else {
+        crate::arch::AUDIT_ARCH_X86_64
+    };
+    info.instruction_pointer = r.rip;
+    info.stack_pointer = r.rsp;
+    if exit {
+        info.op = INFO_OP_EXIT;
+        let rval = if compat {
+            r.rax as u32 as i32 as i64
+        } else {
+            r.rax as i64
+        };
+        info.nr = rval as u64;
+        info.args = [0; 6];
+        info.args[0] = u64::from((-4095..0).contains(&rval));
+    } else {
+        info.op = INFO_OP_SECCOMP;
+        info.nr = r.orig_rax;
+        info.args = if compat {
+            [r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp].map(|v| v & 0xffff_ffff)
+        } else {
+            [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9]
+        };
+    }
+    Ok(())
+}

@@ -106,6 +106,10 @@ pub struct TraceOptions {
     pub max_events: u64,
     /// Bounds on strings and argv/envp copied from tracees.
     pub limits: Limits,
+    /// Read syscalls with `PTRACE_GETREGS` instead of `PTRACE_GET_SYSCALL_INFO`.
+    /// The tracer switches to it by itself when the kernel lacks the latter
+    /// (< 5.3); setting it exercises that path.
+    pub force_getregs: bool,
 }
 
 impl Default for TraceOptions {
@@ -113,6 +117,7 @@ impl Default for TraceOptions {
         TraceOptions {
             max_events: DEFAULT_MAX_EVENTS,
             limits: Limits::default(),
+            force_getregs: false,
         }
     }
 }
@@ -147,6 +152,8 @@ pub struct PtraceTracer {
     info: SyscallInfo,
     summary: RunSummary,
     tracer_tid: i32,
+    /// Use GETREGS (kernel without GET_SYSCALL_INFO, or forced).
+    use_regs: bool,
 }
 
 fn now_ns() -> u64 {
@@ -200,6 +207,7 @@ impl PtraceTracer {
                 ..RunSummary::default()
             },
             tracer_tid: sys::gettid(),
+            use_regs: opts.force_getregs,
         })
     }
 
@@ -211,6 +219,21 @@ impl PtraceTracer {
     /// Thread ids still traced.
     pub fn traced(&self) -> impl Iterator<Item = i32> + '_ {
         self.tasks.keys().copied()
+    }
+
+    /// Fills `self.info` for the stop `tid` is in (`exit`: syscall-exit stop).
+    fn read_info(&mut self, tid: i32, exit: bool) -> bool {
+        let want = if exit { INFO_OP_EXIT } else { INFO_OP_SECCOMP };
+        if !self.use_regs {
+            match sys::syscall_info(tid, &mut self.info) {
+                Ok(true) => return self.info.op == want,
+                Ok(false) => return false,
+                // EIO: request unknown to this kernel. Switch for good.
+                Err(e) if e.raw_os_error() == Some(libc::EIO) => self.use_regs = true,
+                Err(_) => return false,
+            }
+        }
+        sys::syscall_info_from_regs(tid, &mut self.info, exit).is_ok()
     }
 
     fn emit(&mut self, sink: &mut dyn Sink, ev: TraceEvent) {
@@ -258,9 +281,8 @@ impl PtraceTracer {
 
     fn on_seccomp(&mut self, tid: i32, sink: &mut dyn Sink) {
         self.summary.syscalls += 1;
-        match sys::syscall_info(tid, &mut self.info) {
-            Ok(true) if self.info.op == INFO_OP_SECCOMP => {}
-            _ => return self.resume(tid, 0),
+        if !self.read_info(tid, false) {
+            return self.resume(tid, 0);
         }
         let info = self.info;
         let Some(arch) = Arch::from_audit(info.arch, info.nr) else {
@@ -308,9 +330,7 @@ impl PtraceTracer {
         let Some(mut rec) = self.tasks.get_mut(&tid).and_then(|t| t.pending.take()) else {
             return self.resume(tid, 0);
         };
-        if let Ok(true) = sys::syscall_info(tid, &mut self.info)
-            && self.info.op == INFO_OP_EXIT
-        {
+        if self.read_info(tid, true) {
             let rval = self.info.rval();
             if self.info.is_error() {
                 rec.ret = Some(-1);
@@ -421,9 +441,16 @@ impl PtraceTracer {
         let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
             .ok()
             .map(|p| p.into_os_string().into_encoded_bytes());
-        let arch = match sys::syscall_info(pid, &mut self.info) {
-            Ok(true) => Arch::from_audit(self.info.arch, 0),
-            _ => None,
+        // The exec stop is no syscall stop, but both requests report the arch.
+        let arch = if self.use_regs {
+            sys::syscall_info_from_regs(pid, &mut self.info, true)
+                .ok()
+                .and_then(|()| Arch::from_audit(self.info.arch, 0))
+        } else {
+            match sys::syscall_info(pid, &mut self.info) {
+                Ok(true) => Arch::from_audit(self.info.arch, 0),
+                _ => None,
+            }
         };
         self.emit(
             sink,

@@ -670,3 +670,47 @@ fn records_feed_the_event_model() {
             .any(|e| e.ty == "procexit" && e.pid == t.root as i64)
     );
 }
+
+#[test]
+fn getregs_fallback_decodes_both_abis() {
+    let p32 = sample32().to_str().expect("utf-8");
+    let opts = TraceOptions {
+        force_getregs: true,
+        ..TraceOptions::default()
+    };
+    let t = trace_with(
+        &[s64(), "exec", p32],
+        &SyscallSet::default(),
+        opts,
+        Duration::from_secs(60),
+    );
+    assert_eq!(t.root_exit(), ExitStatus::Code(42), "{}", t.dump());
+    let execs: Vec<_> = t.syscalls("execve").collect();
+    assert_eq!(execs.len(), 3, "{}", t.dump());
+    assert_eq!((execs[1].arch, execs[1].ret), (Arch::X86_64, Some(0)));
+    assert_eq!(str_arg(execs[1], "filename"), p32);
+    assert_eq!((execs[2].arch, execs[2].ret), (Arch::I386, Some(0)));
+    assert_eq!(str_arg(execs[2], "filename"), s64());
+
+    let t = trace_with(
+        &[p32],
+        &SyscallSet::default(),
+        opts,
+        Duration::from_secs(60),
+    );
+    assert_eq!(t.root_exit(), ExitStatus::Code(9));
+    let prctl = t.one("prctl");
+    assert_eq!((prctl.arch, prctl.ret), (Arch::I386, Some(0)));
+    assert_eq!(str_arg(prctl, "name"), "t32name");
+    let t = trace_with(
+        &[s64(), "missing"],
+        &SyscallSet::default(),
+        opts,
+        Duration::from_secs(60),
+    );
+    let e = t
+        .syscalls("execve")
+        .find(|r| r.errno.is_some())
+        .expect("failed execve");
+    assert_eq!(e.errno_name(), Some("ENOENT"));
+}

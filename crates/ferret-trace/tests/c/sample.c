@@ -240,6 +240,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(m, "exit42")) return 42;
     if (!strcmp(m, "abort")) abort();
+    if (!strcmp(m, "sigkill")) { kill(getpid(), SIGKILL); pause(); }
     if (!strcmp(m, "spin") && argc > 2) return spin(atol(argv[2]));
     if (!strcmp(m, "sleep")) { sleep(30); return 0; }
     if (!strcmp(m, "exec") && argc > 2) {
