@@ -1,5 +1,6 @@
 //! Prints ferret-elf's report for each file given on the command line as JSON.
-//! With `--time`, parses every file and prints only the elapsed time (for benchmarks).
+//! With `--time`, parses every file and prints only the elapsed time (for benchmarks);
+//! `--no-entropy` skips per-section entropy.
 
 use std::time::Instant;
 
@@ -8,6 +9,11 @@ fn main() {
     let timing = args.first().is_some_and(|a| a == "--time");
     if timing {
         args.remove(0);
+    }
+    let mut opts = ferret_elf::Options::default();
+    if args.first().is_some_and(|a| a == "--no-entropy") {
+        args.remove(0);
+        opts.section_entropy = false;
     }
     let start = Instant::now();
     let mut parsed = 0usize;
@@ -19,7 +25,7 @@ fn main() {
                 continue;
             }
         };
-        match ferret_elf::parse(&data) {
+        match ferret_elf::parse_with(&data, &opts) {
             Ok(info) => {
                 parsed += 1;
                 if !timing {
