@@ -337,10 +337,10 @@ fn run_variant(seed: u64, name: &str, original: &[u8], l: &Layout) -> Result<&'s
     let ident_intact = buf.len() >= 6 && buf[..6] == original[..6];
     let header_intact = buf.len() as u64 >= l.header_ends && buf[..20] == original[..20];
     // Every few variants use tight caps so the limit paths run too.
-    let small = seed % 7 == 0;
+    let small = seed.is_multiple_of(7);
     // Entropy and JSON dominate debug-build time on the large static samples without
     // touching any hostile-input logic, so they run on a quarter of those variants.
-    let full = original.len() < BIG || seed % 4 == 0;
+    let full = original.len() < BIG || seed.is_multiple_of(4);
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let r = if small {
             let opts = Options {
