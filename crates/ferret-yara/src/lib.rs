@@ -1,0 +1,19 @@
+//! YARA for ferret: gathers rule files, compiles them once (tolerating broken files),
+//! caches the compiled set on disk keyed by the rules' content, and scans buffers.
+//!
+//! yara-x dominates ferret's build time, so it is confined to this crate: everything
+//! else sees only [`ferret_report::YaraMatch`].
+#![forbid(unsafe_code)]
+
+mod cache;
+mod load;
+mod scan;
+
+pub use load::{
+    CacheStatus, CompiledRules, Error, LoadOptions, LoadReport, RuleFileError, RuleSource, bundled,
+    collect_rule_files, load,
+};
+
+// (file name, rule text) of every file in the repository's rules/yara/.
+include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
+pub use scan::{ScanOptions, Scanner};
