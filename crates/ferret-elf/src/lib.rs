@@ -10,6 +10,14 @@
 //! Strings (section, symbol and library names) borrow from the input when they are
 //! valid UTF-8, so the result carries the input's lifetime; call
 //! [`ElfInfo::into_owned`] to detach it.
+//!
+//! ```
+//! let data = std::fs::read("/proc/self/exe").expect("readable");
+//! let info = ferret_elf::parse(&data).expect("an ELF file");
+//! assert!(info.section_headers_present);
+//! println!("{} {} {:?} pie={}", info.machine.name, info.elf_type, info.linkage, info.pie);
+//! assert!(ferret_elf::parse(b"MZ\x90\0").is_err());
+//! ```
 
 mod dynamic;
 mod entropy;

@@ -336,8 +336,23 @@ pub(crate) fn symbol_visibility(v: u8) -> &'static str {
     }
 }
 
-/// readelf-style letter string for `sh_flags`.
-pub(crate) fn section_flags(f: u64) -> String {
+/// readelf-style letter string for `sh_flags`; the common combinations are static.
+pub(crate) fn section_flags(f: u64) -> Cow<'static, str> {
+    let s = match f {
+        0 => "",
+        0x2 => "A",
+        0x3 => "WA",
+        0x6 => "AX",
+        0x30 => "MS",
+        0x32 => "AMS",
+        0x42 => "AI",
+        0x403 => "WAT",
+        _ => return Cow::Owned(section_flag_letters(f)),
+    };
+    Cow::Borrowed(s)
+}
+
+fn section_flag_letters(f: u64) -> String {
     const LETTERS: &[(u64, char)] = &[
         (0x1, 'W'),
         (0x2, 'A'),
@@ -429,6 +444,9 @@ mod tests {
         assert_eq!(section_flags(0x3), "WA");
         assert_eq!(section_flags(0x30), "MS");
         assert_eq!(section_flags(0x1000_0000), "p");
+        for f in [0u64, 2, 3, 6, 0x30, 0x32, 0x42, 0x403] {
+            assert_eq!(section_flags(f), section_flag_letters(f));
+        }
         assert_eq!(segment_flags(5), "RX");
         assert_eq!(segment_flags(7), "RWX");
     }

@@ -153,3 +153,88 @@ fn push_bits(out: &mut Vec<&'static str>, value: u32, bits: &[(u32, &'static str
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(be: bool, name: &[u8], kind: u32, desc: &[u8], align: usize) -> Vec<u8> {
+        let w = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+        let mut b = Vec::new();
+        b.extend_from_slice(&w(name.len() as u32 + 1));
+        b.extend_from_slice(&w(desc.len() as u32));
+        b.extend_from_slice(&w(kind));
+        b.extend_from_slice(name);
+        b.push(0);
+        b.resize(b.len().next_multiple_of(align), 0);
+        b.extend_from_slice(desc);
+        b.resize(b.len().next_multiple_of(align), 0);
+        b
+    }
+
+    fn errors() -> Errors {
+        Errors::new(10)
+    }
+
+    #[test]
+    fn gnu_notes_both_orders() {
+        for be in [false, true] {
+            let w = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+            let mut abi = Vec::new();
+            for v in [0u32, 3, 2, 0] {
+                abi.extend_from_slice(&w(v));
+            }
+            let mut prop = Vec::new();
+            for v in [0xc000_0002u32, 4, 3, 0] {
+                prop.extend_from_slice(&w(v));
+            }
+            let mut bytes = note(be, b"GNU", 3, &[0xde, 0xad, 0xbe, 0xef], 4);
+            bytes.extend(note(be, b"GNU", 1, &abi, 4));
+            bytes.extend(note(be, b"GNU", 5, &prop, 4));
+            bytes.extend(note(be, b"Go", 4, b"abc/def", 4));
+            let ctx = Ctx {
+                data: &bytes,
+                is64: false,
+                be,
+            };
+            let mut out = Notes::default();
+            let mut errs = errors();
+            let block = NoteBlock {
+                bytes: &bytes,
+                base: 0,
+                align: 4,
+            };
+            let n = parse_notes(ctx, block, names::EM_386, 100, &mut out, &mut errs);
+            assert_eq!(n, 4);
+            assert_eq!(out.build_id.as_deref(), Some("deadbeef"));
+            let tag = out.abi_tag.expect("abi tag");
+            assert_eq!(tag.os, "Linux");
+            assert_eq!(tag.version, "3.2.0");
+            assert_eq!(out.x86_features, ["IBT", "SHSTK"]);
+            assert_eq!(out.go_build_id.as_deref(), Some("abc/def"));
+            assert_eq!(out.entries.len(), 4);
+            assert!(errs.is_empty());
+        }
+    }
+
+    #[test]
+    fn oversized_note_is_an_error_not_a_read() {
+        let mut bytes = note(false, b"GNU", 3, &[1, 2, 3, 4], 4);
+        bytes[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        let ctx = Ctx {
+            data: &bytes,
+            is64: true,
+            be: false,
+        };
+        let mut out = Notes::default();
+        let mut errs = errors();
+        let block = NoteBlock {
+            bytes: &bytes,
+            base: 0x100,
+            align: 8,
+        };
+        assert_eq!(parse_notes(ctx, block, 62, 100, &mut out, &mut errs), 0);
+        assert!(out.build_id.is_none());
+        assert!(!errs.is_empty());
+    }
+}

@@ -42,6 +42,19 @@ pub(crate) struct Errors {
 }
 
 impl Errors {
+    pub fn new(max: usize) -> Errors {
+        Errors {
+            list: Vec::new(),
+            max,
+            dropped: 0,
+        }
+    }
+
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty() && self.dropped == 0
+    }
+
     pub fn push(&mut self, offset: Option<u64>, message: impl Into<String>) {
         if self.list.len() < self.max {
             self.list.push(ParseError {
@@ -215,11 +228,7 @@ pub(crate) fn parse<'a>(data: &'a [u8], opts: &Options) -> Result<ElfInfo<'a>, N
     let mut p = Parser {
         ctx,
         opts,
-        errors: Errors {
-            list: Vec::new(),
-            max: opts.max_errors,
-            dropped: 0,
-        },
+        errors: Errors::new(opts.max_errors),
         shdrs: Vec::new(),
         phdrs: Vec::new(),
         machine: 0,
@@ -669,7 +678,7 @@ fn build_sections<'a>(p: &mut Parser<'a, '_>, shstrndx: u32) -> Vec<Section<'a>>
             index: i as u32,
             name,
             kind: names::section_type(sh.kind, p.machine),
-            flags: Cow::Owned(names::section_flags(sh.flags)),
+            flags: names::section_flags(sh.flags),
             flags_raw: sh.flags,
             addr: sh.addr,
             offset: sh.offset,

@@ -711,11 +711,13 @@ fn hostile_header_fields() {
 
 #[test]
 fn extended_section_numbering() {
-    // e_shnum = 0 and e_shstrndx = SHN_XINDEX: real values live in section 0.
+    // e_shnum = 0, e_shstrndx = SHN_XINDEX and e_phnum = PN_XNUM: the real values live
+    // in section 0's sh_size, sh_link and sh_info.
     for (is64, be) in SHAPES {
         let s = Spec::new(is64, be);
         let mut b = build(&s);
-        let info0 = parse(&b.data).expect("parses");
+        let original = b.data.clone();
+        let info0 = parse(&original).expect("parses");
         let n = info0.sections.len() as u64;
         let strndx = n - 1;
         let mut w = W {
@@ -744,7 +746,17 @@ fn extended_section_numbering() {
             (strndx as u32).to_le_bytes()
         };
         w.b[link_at..link_at + 4].copy_from_slice(&link);
+        let phnum = info0.segments.len() as u32;
+        let info_field = if be {
+            phnum.to_be_bytes()
+        } else {
+            phnum.to_le_bytes()
+        };
+        w.b[link_at + 4..link_at + 8].copy_from_slice(&info_field);
+        w.patch_u16(b.shnum_at - 4, 0xffff);
         let info = parse(&w.b).expect("parses");
+        assert_eq!(info.segments.len(), info0.segments.len());
+        assert_eq!(info.needed, vec!["libc.so.6"]);
         assert_eq!(info.sections.len() as u64, n);
         assert_eq!(info.sections[5].name, ".text");
         assert!(info.errors.is_empty(), "{:?}", info.errors);
