@@ -5,7 +5,7 @@ use crate::arch::Arch;
 use crate::decode::{Limits, Mem, decode_args, decode_exit};
 use crate::event::{ExitStatus, ForkKind, Sink, SyscallRecord, TraceEvent};
 use crate::sys::{self, INFO_OP_EXIT, INFO_OP_SECCOMP, SyscallInfo, Wait};
-use crate::value::ArgValue;
+use crate::value::{ArgValue, Bytes, StrList};
 use std::collections::HashMap;
 use std::io;
 use std::sync::mpsc;
@@ -169,6 +169,25 @@ fn proc_tgid(tid: i32) -> Option<i32> {
     s.lines()
         .find_map(|l| l.strip_prefix("Tgid:"))
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// argv of `pid` from /proc/PID/cmdline, bounded like decoded argv.
+fn proc_cmdline(pid: i32, lim: &Limits) -> Option<StrList> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let mut items = Vec::new();
+    let mut truncated = false;
+    for part in raw.split(|&b| b == 0).filter(|p| !p.is_empty()) {
+        if items.len() == lim.max_items {
+            truncated = true;
+            break;
+        }
+        let keep = part.len().min(lim.max_item_len);
+        items.push(Bytes {
+            data: part.get(..keep).unwrap_or(part).to_vec(),
+            truncated: keep < part.len(),
+        });
+    }
+    Some(StrList { items, truncated })
 }
 
 fn is_group_stop_signal(sig: i32) -> bool {
@@ -437,6 +456,10 @@ impl PtraceTracer {
                     _ => {}
                 }
             }
+        }
+        if argv.is_none() {
+            // execve itself not traced: the new image's argv from /proc.
+            argv = proc_cmdline(pid, &self.opts.limits);
         }
         let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
             .ok()

@@ -714,3 +714,46 @@ fn getregs_fallback_decodes_both_abis() {
         .expect("failed execve");
     assert_eq!(e.errno_name(), Some("ENOENT"));
 }
+
+#[test]
+fn exec_seen_without_tracing_execve() {
+    // Only openat traced: exec, fork and exit still come from ptrace events.
+    let mut set = SyscallSet::empty();
+    assert!(set.insert("openat"));
+    assert!(!set.insert("no_such_syscall"));
+    let t = trace_with(
+        &[s64(), "chain"],
+        &set,
+        TraceOptions::default(),
+        Duration::from_secs(60),
+    );
+    assert_eq!(t.root_exit(), ExitStatus::Code(0), "{}", t.dump());
+    assert_eq!(t.syscalls("execve").count(), 0);
+    assert_eq!(t.syscalls("clone").count(), 0);
+    let argvs: Vec<Vec<String>> = t
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            TraceEvent::Exec {
+                argv: Some(a),
+                path: None,
+                ..
+            } => Some(
+                a.items
+                    .iter()
+                    .map(|b| b.to_string_lossy().into_owned())
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(argvs.len(), 3, "{}", t.dump());
+    assert_eq!(argvs[2], [s64(), "chain", "2"]);
+    let forks = t
+        .events
+        .iter()
+        .filter(|e| matches!(e, TraceEvent::Fork { .. }))
+        .count();
+    assert_eq!(forks, 1);
+    assert!(t.syscalls("openat").count() >= 3);
+}
