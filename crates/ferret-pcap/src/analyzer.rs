@@ -20,6 +20,7 @@ use crate::tcp::{AppKind, Next, TcpState, TcpStats};
 use crate::{Options, ReadError};
 
 type FastMap<K, V> = HashMap<K, V, FixedState>;
+type FastSet<K> = HashSet<K, FixedState>;
 
 /// Client, server, server port, nick and joined channels of one IRC flow.
 type IrcSession = (IpAddr, IpAddr, u16, Option<String>, Vec<String>);
@@ -440,13 +441,13 @@ impl<'o> Analyzer<'o> {
     }
 
     fn endpoints(&self, resolved: &FastMap<IpAddr, Vec<String>>) -> Vec<Endpoint> {
-        let mut eps: FastMap<IpAddr, (Endpoint, HashSet<u16>)> = FastMap::default();
+        let mut eps: FastMap<IpAddr, (Endpoint, FastSet<u16>)> = FastMap::default();
         for f in &self.flows {
             let [(src, _), (dst, dport)] = f.ends();
             for (ip, dir) in [(src, 0usize), (dst, 1usize)] {
                 let e = &mut eps
                     .entry(ip)
-                    .or_insert_with(|| (new_endpoint(ip), HashSet::new()))
+                    .or_insert_with(|| (new_endpoint(ip), FastSet::default()))
                     .0;
                 e.packets_sent += f.pkts[dir];
                 e.bytes_sent += f.bytes[dir];
@@ -529,9 +530,9 @@ impl<'o> Analyzer<'o> {
         let t = &self.opts.thresholds;
         let mut out = Vec::new();
         // Scans: distinct targets per (source, proto, port) and ports per (source, target).
-        let mut by_port: BTreeMap<(IpAddr, u8, u16), HashSet<IpAddr>> = BTreeMap::new();
-        let mut by_host: BTreeMap<(IpAddr, IpAddr), HashSet<(u8, u16)>> = BTreeMap::new();
-        let mut half_open: BTreeMap<IpAddr, u64> = BTreeMap::new();
+        let mut by_port: FastMap<(IpAddr, u8, u16), FastSet<IpAddr>> = FastMap::default();
+        let mut by_host: FastMap<(IpAddr, IpAddr), FastSet<(u8, u16)>> = FastMap::default();
+        let mut half_open: FastMap<IpAddr, u64> = FastMap::default();
         for f in &self.flows {
             if !matches!(f.key.proto, PROTO_TCP | PROTO_UDP) {
                 continue;
@@ -737,6 +738,15 @@ impl<'o> Analyzer<'o> {
                 }
             }
         }
+        // Hash-map iteration order is arbitrary: make the report deterministic.
+        out.sort_by(|a, b| {
+            (a.kind.as_str(), a.source, a.target.as_deref(), b.count).cmp(&(
+                b.kind.as_str(),
+                b.source,
+                b.target.as_deref(),
+                a.count,
+            ))
+        });
         out
     }
 }

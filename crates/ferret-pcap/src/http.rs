@@ -454,7 +454,7 @@ fn generic_request(data: &[u8]) -> bool {
 
 /// Host header without its port: `example.com:8080` → `example.com`,
 /// `[::1]:8000` → `[::1]`.
-fn strip_port(h: &str) -> String {
+pub(crate) fn strip_port(h: &str) -> String {
     let h = h.trim();
     if h.starts_with('[') {
         if let Some(end) = h.find(']') {

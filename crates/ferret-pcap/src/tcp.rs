@@ -6,6 +6,7 @@
 
 use crate::decode::{TCP_FIN, TCP_RST, TCP_SYN};
 use crate::dns::DnsTcp;
+use crate::h2::{self, H2Conn};
 use crate::http::{self, HttpConn};
 use crate::irc::{self, IrcConn};
 use crate::records::Ctx;
@@ -18,6 +19,7 @@ pub(crate) enum AppKind {
     None,
     Dns,
     Http,
+    Http2,
     Irc,
     Telnet,
     Tls,
@@ -29,6 +31,7 @@ impl AppKind {
             AppKind::None => None,
             AppKind::Dns => Some("dns"),
             AppKind::Http => Some("http"),
+            AppKind::Http2 => Some("http2"),
             AppKind::Irc => Some("irc"),
             AppKind::Telnet => Some("telnet"),
             AppKind::Tls => Some("tls"),
@@ -41,6 +44,7 @@ enum App {
     Unknown(u8),
     Dns(DnsTcp),
     Http(Box<HttpConn>),
+    Http2(Box<H2Conn>),
     Irc(IrcConn),
     Telnet(Box<TelnetConn>),
     Tls(TlsConn),
@@ -102,6 +106,7 @@ impl TcpState {
             App::Unknown(_) | App::Done => AppKind::None,
             App::Dns(_) => AppKind::Dns,
             App::Http(_) => AppKind::Http,
+            App::Http2(_) => AppKind::Http2,
             App::Irc(_) => AppKind::Irc,
             App::Telnet(_) => AppKind::Telnet,
             App::Tls(_) => AppKind::Tls,
@@ -222,6 +227,7 @@ impl TcpState {
     fn gap(&mut self, dir: usize, len: u64) {
         match &mut self.app {
             App::Http(h) => h.gap(dir, len),
+            App::Http2(h) => h.gap(dir),
             App::Dns(d) => d.gap(dir),
             App::Irc(i) => i.gap(dir),
             App::Telnet(t) => t.gap(dir),
@@ -236,6 +242,12 @@ impl TcpState {
         }
         match &mut self.app {
             App::Http(h) => {
+                h.data(dir, data, ctx);
+                if h.finished() {
+                    self.app = App::Done;
+                }
+            }
+            App::Http2(h) => {
                 h.data(dir, data, ctx);
                 if h.finished() {
                     self.app = App::Done;
@@ -263,6 +275,9 @@ fn detect(dir: usize, data: &[u8], ctx: &Ctx<'_>, tries: u8) -> App {
     }
     if tls::looks_like_client_hello(data) {
         return App::Tls(TlsConn::new(dir));
+    }
+    if h2::looks_like_preface(data) {
+        return App::Http2(Box::new(H2Conn::new(dir)));
     }
     if http::looks_like_request(data) || http::looks_like_response(data) {
         return App::Http(Box::new(HttpConn::new()));
