@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 const C_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/c");
 
 fn work_dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ferret-trace-test-{}", std::process::id()));
+    // Cargo's per-target scratch dir: kept out of /tmp, removed by cargo clean.
+    let d =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ferret-trace-{}", std::process::id()));
     std::fs::create_dir_all(&d).expect("create temp dir");
     d
 }
