@@ -110,6 +110,8 @@ pub enum TraceEvent {
     /// A traced syscall, entry and exit merged.
     Syscall(SyscallRecord),
     /// A new process or thread, reported when the parent's fork event is seen.
+    /// The kernel may report the child's first stops before that event, so a
+    /// child's own events (even its exit) can precede its `Fork`.
     Fork {
         /// Time, ns since the epoch.
         ts_ns: u64,

@@ -6,7 +6,7 @@ use crate::decode::{Limits, Mem, decode_args, decode_exit};
 use crate::event::{ExitStatus, ForkKind, Sink, SyscallRecord, TraceEvent};
 use crate::sys::{self, INFO_OP_EXIT, INFO_OP_SECCOMP, SyscallInfo, Wait};
 use crate::value::{ArgValue, Bytes, StrList};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -137,6 +137,8 @@ struct Task {
     tgid: Option<i32>,
     /// A syscall between its seccomp stop and its exit stop.
     pending: Option<SyscallRecord>,
+    /// Its creation was reported by the parent's fork event (or it is the root).
+    announced: bool,
 }
 
 /// ptrace + seccomp tracer for one process tree. Create it with
@@ -152,6 +154,9 @@ pub struct PtraceTracer {
     info: SyscallInfo,
     summary: RunSummary,
     tracer_tid: i32,
+    /// Tasks that died before their parent's fork event was seen, so that
+    /// the late event does not resurrect them.
+    early_dead: HashSet<i32>,
     /// Use GETREGS (kernel without GET_SYSCALL_INFO, or forced).
     use_regs: bool,
 }
@@ -214,6 +219,7 @@ impl PtraceTracer {
             Task {
                 tgid: Some(pid),
                 pending: None,
+                announced: true,
             },
         );
         Ok(PtraceTracer {
@@ -226,6 +232,7 @@ impl PtraceTracer {
                 ..RunSummary::default()
             },
             tracer_tid: sys::gettid(),
+            early_dead: HashSet::new(),
             use_regs: opts.force_getregs,
         })
     }
@@ -406,7 +413,12 @@ impl PtraceTracer {
         };
         match self.tasks.get_mut(&child) {
             // Its own first stop came first.
-            Some(t) => t.tgid = Some(child_tgid),
+            Some(t) => {
+                t.tgid = Some(child_tgid);
+                t.announced = true;
+            }
+            // It even died already.
+            None if self.early_dead.remove(&child) => {}
             None => {
                 self.summary.tasks += 1;
                 self.tasks.insert(
@@ -414,6 +426,7 @@ impl PtraceTracer {
                     Task {
                         tgid: Some(child_tgid),
                         pending: None,
+                        announced: true,
                     },
                 );
             }
@@ -493,9 +506,16 @@ impl PtraceTracer {
 
     fn on_death(&mut self, tid: i32, status: ExitStatus, sink: &mut dyn Sink) {
         let Some(task) = self.tasks.remove(&tid) else {
-            return; // not ours (or a tid retired by a multi-threaded exec)
+            // Not ours, a tid retired by a multi-threaded exec, or a child
+            // killed before its first stop: remember it so that a late fork
+            // event does not add a task that will never report again.
+            self.early_dead.insert(tid);
+            return;
         };
         let pid = task.tgid.unwrap_or(tid);
+        if !task.announced {
+            self.early_dead.insert(tid);
+        }
         if let Some(rec) = task.pending {
             self.emit(sink, TraceEvent::Syscall(rec));
         }
@@ -534,13 +554,15 @@ impl PtraceTracer {
     fn on_stop(&mut self, tid: i32, status: i32, sink: &mut dyn Sink) {
         self.summary.stops += 1;
         if !self.tasks.contains_key(&tid) {
-            // An auto-attached child whose first stop beat its parent's event.
+            // An auto-attached child whose first stop beat its parent's
+            // event. It is stopped, so /proc tells its thread group reliably.
             self.summary.tasks += 1;
             self.tasks.insert(
                 tid,
                 Task {
-                    tgid: None,
+                    tgid: proc_tgid(tid),
                     pending: None,
+                    announced: false,
                 },
             );
         }

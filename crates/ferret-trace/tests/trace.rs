@@ -759,3 +759,79 @@ fn exec_seen_without_tracing_execve() {
     assert_eq!(forks, 1);
     assert!(t.syscalls("openat").count() >= 3);
 }
+
+#[test]
+fn vfork_is_followed() {
+    let t = trace(&[s64(), "vfork"]);
+    assert_eq!(t.root_exit(), ExitStatus::Code(0), "{}", t.dump());
+    let child = t
+        .events
+        .iter()
+        .find_map(|e| match e {
+            TraceEvent::Fork {
+                child,
+                kind: ForkKind::Vfork,
+                ..
+            } => Some(*child),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no vfork:\n{}", t.dump()));
+    assert_eq!(t.one("vfork").ret, Some(child as i64));
+    let exe = t.events.iter().find_map(|e| match e {
+        TraceEvent::Exec { pid, exe, .. } if *pid == child => exe.clone(),
+        _ => None,
+    });
+    assert_eq!(exe.as_deref(), Some(&b"/usr/bin/true"[..]));
+    assert_eq!(t.exit_of(child), Some(ExitStatus::Code(0)));
+}
+
+#[test]
+fn process_and_thread_storm() {
+    let t = trace(&[s64(), "storm"]);
+    assert_eq!(t.root_exit(), ExitStatus::Code(0), "{}", t.dump());
+    let mut procs = std::collections::HashMap::new();
+    let mut threads = std::collections::HashMap::new();
+    for e in &t.events {
+        if let TraceEvent::Fork {
+            parent,
+            child,
+            kind,
+            ..
+        } = e
+        {
+            match kind {
+                ForkKind::Thread => threads.insert(*child, *parent),
+                _ => procs.insert(*child, *parent),
+            };
+        }
+    }
+    assert_eq!(procs.len(), 16, "{:?}", t.summary);
+    assert_eq!(threads.len(), 64);
+    assert!(threads.values().all(|p| procs.contains_key(p)));
+    let mut codes: Vec<i32> = procs
+        .keys()
+        .map(|p| match t.exit_of(*p) {
+            Some(ExitStatus::Code(c)) => c,
+            other => panic!("child {p} ended with {other:?}"),
+        })
+        .collect();
+    codes.sort_unstable();
+    assert_eq!(codes, (0..16).collect::<Vec<_>>());
+    let opens: Vec<_> = t
+        .syscalls("openat")
+        .filter(|r| str_arg(r, "name") == "/dev/null")
+        .collect();
+    assert_eq!(opens.len(), 16 * 4 * 50);
+    for o in &opens {
+        assert_eq!(
+            threads.get(&o.tid),
+            Some(&o.pid),
+            "open from {}/{}",
+            o.pid,
+            o.tid
+        );
+        assert!(o.ret.is_some_and(|fd| fd >= 0));
+    }
+    assert_eq!(t.summary.tasks, 1 + 16 + 64);
+    assert_eq!(t.summary.remaining, 0);
+}

@@ -190,6 +190,45 @@ static int thread_exec(void) {
     for (;;) pause();
 }
 
+static void *storm_thread(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 50; i++) close(open("/dev/null", O_RDONLY));
+    return NULL;
+}
+
+/* 16 processes x 4 threads x 50 opens, all at once. */
+static int storm(void) {
+    pid_t kids[16];
+    for (int k = 0; k < 16; k++) {
+        kids[k] = fork();
+        if (kids[k] == 0) {
+            pthread_t t[4];
+            for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, storm_thread, NULL);
+            for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+            _exit(k);
+        }
+    }
+    int bad = 0;
+    for (int k = 0; k < 16; k++) {
+        int st;
+        waitpid(kids[k], &st, 0);
+        bad += !WIFEXITED(st) || WEXITSTATUS(st) != k;
+    }
+    return bad;
+}
+
+static int vfork_exec(void) {
+    pid_t p = vfork();
+    if (p == 0) {
+        char *a[] = {"/bin/true", NULL};
+        execve(a[0], a, a + 1);
+        _exit(70);
+    }
+    int st;
+    waitpid(p, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 71;
+}
+
 static int kill_child(void) {
     pid_t p = fork();
     if (p == 0) { for (;;) pause(); }
@@ -232,6 +271,8 @@ int main(int argc, char **argv) {
     if (!strcmp(m, "memfd")) return memfd_exec();
     if (!strcmp(m, "kill")) return kill_child();
     if (!strcmp(m, "threadexec")) return thread_exec();
+    if (!strcmp(m, "storm")) return storm();
+    if (!strcmp(m, "vfork")) return vfork_exec();
     if (!strcmp(m, "stop")) return stop_cont();
     if (!strcmp(m, "missing")) {
         char *a[] = {"/nonexistent/ferret-missing", NULL};
