@@ -96,6 +96,8 @@ pub struct RunSummary {
     pub timed_out: bool,
     /// Tasks still traced when `run` returned.
     pub remaining: usize,
+    /// How the seized (root) process ended, once it has.
+    pub root_exit: Option<ExitStatus>,
 }
 
 /// Tracer settings.
@@ -154,6 +156,8 @@ pub struct PtraceTracer {
     info: SyscallInfo,
     summary: RunSummary,
     tracer_tid: i32,
+    /// The seized process.
+    root: i32,
     /// Tasks that died before their parent's fork event was seen, so that
     /// the late event does not resurrect them.
     early_dead: HashSet<i32>,
@@ -232,6 +236,7 @@ impl PtraceTracer {
                 ..RunSummary::default()
             },
             tracer_tid: sys::gettid(),
+            root: pid,
             early_dead: HashSet::new(),
             use_regs: opts.force_getregs,
         })
@@ -515,6 +520,9 @@ impl PtraceTracer {
         let pid = task.tgid.unwrap_or(tid);
         if !task.announced {
             self.early_dead.insert(tid);
+        }
+        if tid == self.root {
+            self.summary.root_exit = Some(status);
         }
         if let Some(rec) = task.pending {
             self.emit(sink, TraceEvent::Syscall(rec));

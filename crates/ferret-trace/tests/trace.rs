@@ -76,8 +76,11 @@ impl Trace {
         })
     }
     fn root_exit(&self) -> ExitStatus {
-        self.exit_of(self.root)
-            .unwrap_or_else(|| panic!("no exit of root {}:\n{}", self.root, self.dump()))
+        let st = self
+            .exit_of(self.root)
+            .unwrap_or_else(|| panic!("no exit of root {}:\n{}", self.root, self.dump()));
+        assert_eq!(self.summary.root_exit, Some(st));
+        st
     }
     fn dump(&self) -> String {
         self.events
