@@ -36,15 +36,12 @@ const ROLLING_WINDOW: usize = 7;
 /// never cuts and only supplies the second signature of level 30.
 const LEVELS: usize = 32;
 const LAST_CUTTING_LEVEL: usize = LEVELS - 2;
-/// Low bytes of the 32-bit FNV-1 offset basis (0x28021967) and prime
-/// (0x01000193). Only the low 6 bits of the hash are ever used, and the low
-/// bits of a product depend only on the low bits of its factors, so an 8-bit
-/// state gives the same characters as the 32-bit one and multiplies faster.
-const FNV_INIT: u8 = 0x67;
-const FNV_PRIME: u8 = 0x93;
-/// A level's signature length from which its 32-character form stops
-/// resetting and so needs its own piece hash.
-const HALF_SPLIT: u8 = (HALF_LENGTH - 1) as u8;
+/// The 32-bit FNV-1 offset basis (0x28021967) and prime (0x01000193) reduced
+/// modulo 64 (0x27, 0x13). Only the low 6 bits of the hash are ever used, and
+/// the low bits of a product depend only on the low bits of its factors, so
+/// a 16-bit state (the narrowest SIMD multiply) gives the same characters.
+const FNV_INIT: u16 = 0x27;
+const FNV_PRIME: u16 = 0x13;
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Hashes `data` in one call.
@@ -62,8 +59,8 @@ pub fn hash(data: &[u8]) -> String {
 /// shift/xor hash over the last 7 bytes.
 #[derive(Debug, Clone, Copy, Default)]
 struct Roll {
-    window: [u8; ROLLING_WINDOW],
-    pos: usize,
+    /// The last 7 bytes, newest in the low byte (older ones shift out).
+    window: u64,
     h1: u32,
     h2: u32,
     h3: u32,
@@ -73,20 +70,13 @@ impl Roll {
     #[inline(always)]
     fn push(&mut self, byte: u8) -> u32 {
         let c = u32::from(byte);
+        let leaving = u32::from((self.window >> (8 * (ROLLING_WINDOW - 1))) as u8);
+        self.window = (self.window << 8) | u64::from(byte);
         self.h2 = self
             .h2
             .wrapping_sub(self.h1)
             .wrapping_add(ROLLING_WINDOW as u32 * c);
-        self.h1 = self
-            .h1
-            .wrapping_add(c)
-            .wrapping_sub(u32::from(self.window[self.pos]));
-        self.window[self.pos] = byte;
-        self.pos = if self.pos + 1 == ROLLING_WINDOW {
-            0
-        } else {
-            self.pos + 1
-        };
+        self.h1 = self.h1.wrapping_add(c).wrapping_sub(leaving);
         self.h3 = (self.h3 << 5) ^ c;
         self.sum()
     }
@@ -97,23 +87,17 @@ impl Roll {
     }
 }
 
-/// The signature being built for one block size.
+/// The signature being built for one block size. Its piece hashes live in
+/// [`Hasher`]'s lane arrays so that all levels update together.
 #[derive(Debug, Clone, Copy)]
 struct Level {
-    /// Hash of the current piece; it stops being reset (so the tail of the
-    /// input folds into one last piece) once the signature is full.
-    h: u8,
-    /// The same for the 32-character form of this level, used when it serves
-    /// as the second signature of the level below. Until `len` reaches 31 it
-    /// resets together with `h` and is not updated separately; read it
-    /// through [`Level::half_hash`].
-    half_h: u8,
     /// Characters in `digest`.
     len: u8,
     /// Character for the piece cut last after the signature filled up; used
     /// as the final character when the input ends exactly on a cut.
     last: Option<u8>,
-    /// The same for the 32-character form.
+    /// The same for the 32-character form of this level, used when it serves
+    /// as the second signature of the level below.
     half_last: Option<u8>,
     digest: [u8; SPAMSUM_LENGTH - 1],
 }
@@ -121,8 +105,6 @@ struct Level {
 impl Level {
     const fn new() -> Self {
         Level {
-            h: FNV_INIT,
-            half_h: FNV_INIT,
             len: 0,
             last: None,
             half_last: None,
@@ -130,30 +112,24 @@ impl Level {
         }
     }
 
-    /// The piece hash of the 32-character form.
-    fn half_hash(&self) -> u8 {
-        if self.len < HALF_SPLIT {
-            self.h
-        } else {
-            self.half_h
-        }
-    }
-
+    /// Ends a piece: `h` and `half_h` are this level's piece hashes for the
+    /// 64- and 32-character forms. Each restarts only while its form has room,
+    /// so that the tail of the input folds into one last piece.
     #[inline(always)]
-    fn cut(&mut self) {
+    fn cut(&mut self, h: &mut u16, half_h: &mut u16) {
         let len = usize::from(self.len);
-        if self.len < HALF_SPLIT {
-            self.half_h = FNV_INIT;
+        if len < HALF_LENGTH - 1 {
+            *half_h = FNV_INIT;
             self.half_last = None;
         } else {
-            self.half_last = Some(b64(self.half_h));
+            self.half_last = Some(b64(*half_h));
         }
-        let ch = b64(self.h);
+        let ch = b64(*h);
         match self.digest.get_mut(len) {
             Some(slot) => {
                 *slot = ch;
                 self.len += 1;
-                self.h = FNV_INIT;
+                *h = FNV_INIT;
                 self.last = None;
             }
             None => self.last = Some(ch),
@@ -162,8 +138,8 @@ impl Level {
 }
 
 #[inline(always)]
-fn b64(h: u8) -> u8 {
-    B64[(h & 63) as usize]
+fn b64(h: u16) -> u8 {
+    B64[usize::from(h & 63)]
 }
 
 /// Smallest level whose block size times 64 reaches `len`: spamsum's initial
@@ -185,12 +161,16 @@ fn guess_level(len: u64) -> usize {
 #[derive(Debug, Clone)]
 pub struct Hasher {
     roll: Roll,
+    /// Piece hash of every level, for the 64- and the 32-character forms.
+    /// Every level is updated on every byte, which vectorises (8 lanes per
+    /// SSE2 register) and costs less than tracking which levels are live; a
+    /// level that never cut thereby holds the hash of the whole input, as
+    /// spamsum's rehash at that block size would.
+    h: [u16; LEVELS],
+    half_h: [u16; LEVELS],
     levels: [Level; LEVELS],
-    /// Levels below `start` can no longer be chosen and are not updated.
+    /// Levels below `start` can no longer be chosen and are no longer cut.
     start: usize,
-    /// Levels from `end` up have never cut; they are forked from `end - 1`
-    /// when it first cuts, because until then they are identical to it.
-    end: usize,
     /// No level at or above this one is needed (known input length).
     cap: usize,
     /// `(1 << start) - 1`: a cut at level `start` needs these bits of
@@ -213,9 +193,8 @@ impl Hasher {
     }
 
     /// A hasher told the exact input length in advance (e.g. a file's size),
-    /// which lets it skip block sizes too large to matter: somewhat faster
-    /// on big inputs. [`finish`](Self::finish) fails if the fed length
-    /// differs.
+    /// which lets it skip block sizes too large to matter.
+    /// [`finish`](Self::finish) fails if the fed length differs.
     pub fn with_input_len(len: u64) -> Self {
         Self::with_cap(guess_level(len) + 2, Some(len))
     }
@@ -223,9 +202,10 @@ impl Hasher {
     fn with_cap(cap: usize, declared: Option<u64>) -> Self {
         Hasher {
             roll: Roll::default(),
+            h: [FNV_INIT; LEVELS],
+            half_h: [FNV_INIT; LEVELS],
             levels: [Level::new(); LEVELS],
             start: 0,
-            end: 1,
             cap,
             start_mask: 0,
             fed: 0,
@@ -245,48 +225,50 @@ impl Hasher {
 
     /// Feeds the next chunk of input.
     pub fn update(&mut self, data: &[u8]) {
-        // Work on locals so the hot loop keeps them in registers.
+        // Work on locals so the hot loop keeps them in registers; they are
+        // written back only around the (rare, for large inputs) cuts.
         let mut roll = self.roll;
+        let mut h = self.h;
+        let mut half_h = self.half_h;
         let mut fed = self.fed;
         for &byte in data {
             fed += 1;
             let sum = roll.push(byte);
-            for level in &mut self.levels[self.start..self.end] {
-                level.h = level.h.wrapping_mul(FNV_PRIME) ^ byte;
-                if level.len >= HALF_SPLIT {
-                    level.half_h = level.half_h.wrapping_mul(FNV_PRIME) ^ byte;
-                }
+            let c = u16::from(byte);
+            for x in &mut h {
+                *x = x.wrapping_mul(FNV_PRIME) ^ c;
+            }
+            for x in &mut half_h {
+                *x = x.wrapping_mul(FNV_PRIME) ^ c;
             }
             // A cut at level k means sum % (3 << k) == (3 << k) - 1, i.e.
             // 3 and 2^k both divide sum + 1 (computed without overflow).
             let next = u64::from(sum) + 1;
             if next & self.start_mask == 0 && next % 3 == 0 {
+                self.h = h;
+                self.half_h = half_h;
                 self.cut(next.trailing_zeros() as usize, fed);
+                h = self.h;
+                half_h = self.half_h;
             }
         }
         self.roll = roll;
+        self.h = h;
+        self.half_h = half_h;
         self.fed = fed;
     }
 
-    /// Applies a cut at every live level up to `top`.
+    /// Applies a cut at every needed level from `start` up to `top`.
     #[inline(never)]
     fn cut(&mut self, top: usize, fed: u64) {
-        let top = top.min(LAST_CUTTING_LEVEL);
-        let mut i = self.start;
-        while i <= top && i < self.end {
-            if i + 1 == self.end && self.end < self.cap {
-                // First cut at the highest level: the next level up has seen
-                // exactly the same pieces so far (none), so it starts as a copy.
-                self.levels[self.end] = self.levels[i];
-                self.end += 1;
-            }
-            self.levels[i].cut();
-            i += 1;
+        let top = top.min(LAST_CUTTING_LEVEL).min(self.cap - 1);
+        for i in self.start..=top {
+            self.levels[i].cut(&mut self.h[i], &mut self.half_h[i]);
         }
         // Once the level above `start` holds 32 characters and the input is
         // already longer than `start`'s block size allows, the final choice
         // will be above `start` whatever follows.
-        while self.start + 1 < self.end
+        while self.start + 1 < self.cap
             && usize::from(self.levels[self.start + 1].len) >= HALF_LENGTH
             && (MIN_BLOCK_SIZE << self.start) * (SPAMSUM_LENGTH as u64) < fed
         {
@@ -310,14 +292,6 @@ impl Hasher {
         }
     }
 
-    fn level_len(&self, level: usize) -> usize {
-        if level < self.end {
-            usize::from(self.levels[level].len)
-        } else {
-            0
-        }
-    }
-
     /// Builds the hash; the caller guarantees the declared length, if any,
     /// matched, so `cap` covers the chosen level and the one above it.
     fn digest(&self) -> String {
@@ -325,17 +299,11 @@ impl Hasher {
         // while the signature has fewer than 32 characters. Levels below
         // `start` were dropped only once this walk could not reach them.
         let mut chosen = guess_level(self.fed);
-        while chosen > self.start && self.level_len(chosen) < HALF_LENGTH {
+        while chosen > self.start && usize::from(self.levels[chosen].len) < HALF_LENGTH {
             chosen -= 1;
         }
-        let first = &self.levels[chosen];
-        // A level at or above `end` never cut, so it equals the level below
-        // (which then also never cut).
-        let second = self
-            .levels
-            .get(chosen + 1)
-            .filter(|_| chosen + 1 < self.end)
-            .unwrap_or(first);
+        // chosen <= LAST_CUTTING_LEVEL, so the level above exists.
+        let (first, second) = (&self.levels[chosen], &self.levels[chosen + 1]);
         let ends_on_cut = self.roll.sum() == 0;
 
         let mut out = String::with_capacity(16 + SPAMSUM_LENGTH + HALF_LENGTH);
@@ -345,7 +313,7 @@ impl Hasher {
         // The tail after the last cut is a piece too, unless the input ended
         // exactly where the rolling hash is zero (as spamsum has it).
         if !ends_on_cut {
-            out.push(char::from(b64(first.h)));
+            out.push(char::from(b64(self.h[chosen])));
         } else if let Some(ch) = first.last {
             out.push(char::from(ch));
         }
@@ -353,7 +321,7 @@ impl Hasher {
         let half_len = usize::from(second.len).min(HALF_LENGTH - 1);
         push_signature(&mut out, &second.digest[..half_len]);
         if !ends_on_cut {
-            out.push(char::from(b64(second.half_hash())));
+            out.push(char::from(b64(self.half_h[chosen + 1])));
         } else if let Some(ch) = second.half_last {
             out.push(char::from(ch));
         }
