@@ -838,3 +838,43 @@ fn process_and_thread_storm() {
     assert_eq!(t.summary.tasks, 1 + 16 + 64);
     assert_eq!(t.summary.remaining, 0);
 }
+
+#[test]
+fn tracee_forked_by_another_thread() {
+    // The sandbox's case: the sample is a child of another thread of this
+    // process. The tracer follows it and, being in the parent's thread
+    // group, also reaps it: its status is in `root_exit`, no zombie is left
+    // and the parent thread's waitpid finds nothing (ECHILD).
+    let filter = ptrace_filter(&SyscallSet::default());
+    let argv = [s64().to_string(), "exit42".to_string()];
+    let (pid_tx, pid_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let parent = std::thread::spawn(move || {
+        let child = spawn_stopped(&argv, &["PATH=/bin"], &filter).expect("spawn");
+        let pid = child.pid;
+        pid_tx.send(child).expect("send");
+        done_rx.recv().expect("tracer done");
+        let mut status = 0;
+        // SAFETY: plain waitpid on this thread's child, valid status pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG | libc::__WNOTHREAD) };
+        (r, std::io::Error::last_os_error().raw_os_error())
+    });
+    let child = pid_rx.recv().expect("child");
+    let pid = child.pid;
+    let mut tracer = PtraceTracer::seize(pid).expect("seize");
+    child.release().expect("release");
+    let mut events = Vec::new();
+    let summary = tracer
+        .run(Instant::now() + Duration::from_secs(60), &mut events)
+        .expect("run");
+    assert_eq!(summary.root_exit, Some(ExitStatus::Code(42)));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, TraceEvent::Syscall(r) if r.name == "exit_group"))
+    );
+    assert!(!Path::new(&format!("/proc/{pid}")).exists(), "zombie left");
+    done_tx.send(()).expect("signal parent");
+    let (r, errno) = parent.join().expect("parent thread");
+    assert_eq!((r, errno), (-1, Some(libc::ECHILD)));
+}
