@@ -878,3 +878,57 @@ fn tracee_forked_by_another_thread() {
     let (r, errno) = parent.join().expect("parent thread");
     assert_eq!((r, errno), (-1, Some(libc::ECHILD)));
 }
+
+#[test]
+fn hostile_arguments_are_bounded() {
+    let t = trace(&[s64(), "hostile"]);
+    assert_eq!(t.root_exit(), ExitStatus::Code(0), "{}", t.dump());
+    let opens: Vec<_> = t.syscalls("openat").filter(|r| r.pid == t.root).collect();
+    let fault = opens
+        .iter()
+        .find(|r| matches!(r.arg("name"), Some(ArgValue::Fault(1, _))))
+        .unwrap_or_else(|| panic!("no faulting open:\n{}", t.dump()));
+    assert_eq!(fault.errno_name(), Some("EFAULT"));
+    let long = opens
+        .iter()
+        .find(|r| r.errno_name() == Some("ENAMETOOLONG"))
+        .unwrap_or_else(|| panic!("no long open:\n{}", t.dump()));
+    match long.arg("name") {
+        Some(ArgValue::Str(b)) => {
+            assert_eq!(b.data.len(), 4096);
+            assert!(b.truncated);
+        }
+        other => panic!("long name: {other:?}"),
+    }
+    let edge = opens
+        .iter()
+        .find(|r| {
+            r.errno_name() == Some("EFAULT") && !matches!(r.arg("name"), Some(ArgValue::Fault(..)))
+        })
+        .unwrap_or_else(|| panic!("no open at a page edge:\n{}", t.dump()));
+    match edge.arg("name") {
+        Some(ArgValue::Str(b)) => {
+            assert_eq!(b.data, b"abc");
+            assert!(b.truncated, "unterminated string must be marked cut");
+        }
+        other => panic!("edge name: {other:?}"),
+    }
+    let conn = t.one("connect");
+    assert!(matches!(
+        conn.arg("addr"),
+        Some(ArgValue::SockAddr(SockAddr::Inet { port: 0, .. }))
+    ));
+    assert_eq!(conn.arg("addrlen"), Some(&ArgValue::UInt(0x7fff_ffff)));
+    let exec = t
+        .syscalls("execve")
+        .find(|r| str_arg(r, "filename") == "/bin/true")
+        .unwrap_or_else(|| panic!("no exec of /bin/true:\n{}", t.dump()));
+    assert_eq!(exec.ret, Some(0));
+    match exec.arg("argv") {
+        Some(ArgValue::StrList(l)) => {
+            assert_eq!(l.items.len(), 256);
+            assert!(l.truncated);
+        }
+        other => panic!("argv: {other:?}"),
+    }
+}

@@ -229,6 +229,36 @@ static int vfork_exec(void) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : 71;
 }
 
+/* Bad pointers and oversized arguments: the tracer must decode what it can. */
+static int hostile(void) {
+    syscall(SYS_openat, AT_FDCWD, (char *)1, O_RDONLY);
+    static char longpath[8000];
+    memset(longpath, 'a', sizeof longpath - 1);
+    longpath[0] = '/';
+    open(longpath, O_RDONLY);
+    /* A string running into an unmapped page. */
+    char *two = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(two + 4096, 4096);
+    memcpy(two + 4093, "abc", 3);
+    open(two + 4093, O_RDONLY);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    syscall(SYS_connect, s, &a, 0x7fffffff);
+    close(s);
+    static char *argv[301];
+    argv[0] = "/bin/true";
+    for (int i = 1; i < 300; i++) argv[i] = "x";
+    pid_t p = fork();
+    if (p == 0) {
+        char *envp[] = {NULL};
+        execve(argv[0], argv, envp);
+        _exit(80);
+    }
+    int st;
+    waitpid(p, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 81;
+}
+
 static int kill_child(void) {
     pid_t p = fork();
     if (p == 0) { for (;;) pause(); }
@@ -272,6 +302,7 @@ int main(int argc, char **argv) {
     if (!strcmp(m, "kill")) return kill_child();
     if (!strcmp(m, "threadexec")) return thread_exec();
     if (!strcmp(m, "storm")) return storm();
+    if (!strcmp(m, "hostile")) return hostile();
     if (!strcmp(m, "vfork")) return vfork_exec();
     if (!strcmp(m, "stop")) return stop_cont();
     if (!strcmp(m, "missing")) {
