@@ -227,11 +227,15 @@ fn read_tags(p: &mut Parser<'_, '_>, table: &[u8]) -> Tags {
     let ent: u64 = if c.is64 { 16 } else { 8 };
     let half = ent / 2;
     let n = (table.len() as u64 / ent).min(p.opts.max_dynamic_entries as u64);
+    let mut terminated = false;
     for i in 0..n {
         let tag = c.wordz(i * ent);
         let val = c.wordz(i * ent + half);
         match tag {
-            DT_NULL => break,
+            DT_NULL => {
+                terminated = true;
+                break;
+            }
             DT_NEEDED => t.needed.push(val),
             DT_HASH => t.hash = Some(val),
             DT_STRTAB => t.strtab = Some(val),
@@ -263,7 +267,7 @@ fn read_tags(p: &mut Parser<'_, '_>, table: &[u8]) -> Tags {
             _ => {}
         }
     }
-    if table.len() as u64 / ent > n {
+    if !terminated && table.len() as u64 / ent > n {
         p.errors.push(
             None,
             format!("dynamic table longer than {n} entries; the rest was not read"),

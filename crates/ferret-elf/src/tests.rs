@@ -858,3 +858,40 @@ fn every_prefix_and_every_byte_flip_is_safe() {
         }
     }
 }
+
+#[test]
+fn overlapping_sections_cannot_multiply_entropy_work() {
+    // 65535 section headers that all cover the whole file: the entropy budget stops
+    // the hashing after about twice the file size, and parsing stays fast.
+    let n = 0xffffusize;
+    let shoff = 64usize;
+    let len = shoff + n * 64;
+    let mut d = vec![0u8; len];
+    d[..4].copy_from_slice(b"\x7fELF");
+    d[4] = 2;
+    d[5] = 1;
+    d[6] = 1;
+    d[16..18].copy_from_slice(&2u16.to_le_bytes());
+    d[18..20].copy_from_slice(&62u16.to_le_bytes());
+    d[40..48].copy_from_slice(&(shoff as u64).to_le_bytes());
+    d[52..54].copy_from_slice(&64u16.to_le_bytes());
+    d[58..60].copy_from_slice(&64u16.to_le_bytes());
+    d[60..62].copy_from_slice(&(n as u16).to_le_bytes());
+    for i in 1..n {
+        let h = shoff + i * 64;
+        d[h + 4..h + 8].copy_from_slice(&1u32.to_le_bytes());
+        d[h + 32..h + 40].copy_from_slice(&(len as u64).to_le_bytes());
+    }
+    let t = std::time::Instant::now();
+    let info = parse(&d).expect("parses");
+    let took = t.elapsed();
+    assert_eq!(info.sections.len(), n);
+    let hashed = info.sections.iter().filter(|s| s.entropy.is_some()).count();
+    assert!(hashed < 10, "{hashed} sections hashed");
+    assert!(
+        info.errors.iter().any(|e| e.message.contains("entropy")),
+        "{:?}",
+        info.errors
+    );
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+}
