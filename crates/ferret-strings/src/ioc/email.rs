@@ -1,7 +1,7 @@
 //! E-mail address detection.
 //!
 //! `local@domain` where the local part is 1..=64 bytes of letters, digits and
-//! `. _ + -` (no leading, trailing or doubled dot; `%` is excluded so format
+//! `. _ + -` (starting with a letter or digit; no trailing or doubled dot; `%` is excluded so format
 //! strings such as `%s@%s` never match) and the domain passes the host-name and
 //! public-suffix check. Credentials in URLs (`ftp://user:pw@host`) are not
 //! e-mail addresses: a local part preceded by `:` or `/` is skipped.
@@ -45,7 +45,7 @@ pub(crate) fn scan_emails<'s>(s: &'s str, mut emit: impl FnMut(usize, &'s str, &
         let lb = local.as_bytes();
         let local_ok = !local.is_empty()
             && local.len() <= 64
-            && lb.first() != Some(&b'.')
+            && lb.first().is_some_and(u8::is_ascii_alphanumeric)
             && lb.last() != Some(&b'.')
             && !local.contains("..")
             && lb.iter().any(u8::is_ascii_alphanumeric);
@@ -91,6 +91,7 @@ mod tests {
             "trail.@example.com",
             "do..ts@example.com",
             "@example.com",
+            "-compute@developer.example.com",
             "GLIBC@@2.0",
             "foo@bar.notatld",
             "name@host_name.com",

@@ -5,8 +5,10 @@
 //! * quads inside longer dotted numbers (`1.3.6.1.4.1` OIDs, `1.2.3.4.5`);
 //! * quads glued to a word (`v1.2.3.4`, `abc1.2.3.4`, `1.2.3.4b`,
 //!   `pkg-1.2.3.4`) or followed by a pre-release tag (`1.2.3.4-rc1`);
-//! * quads after a product token (`Chrome/1.2.3.4`) or a version keyword
-//!   (`version 1.2.3.4`, `ver: 1.2.3.4`, `build 1.2.3.4`, `kernel 1.2.3.4`).
+//! * quads after a product token (`Chrome/1.2.3.4`) or a version or document
+//!   keyword (`version 1.2.3.4`, `ver: 1.2.3.4`, `build 1.2.3.4`, `section
+//!   5.2.3.1`, `RFC7540 8.1.2.4`);
+//! * well-known ASN.1 OID prefixes (`2.5.29.15`, `1.3.6.1`, `1.3.101.110`).
 //!
 //! A bare `1.2.3.4` is kept: bots hard-code C2 and scan addresses exactly like
 //! that, and four-part versions without context are rare. Private, loopback and
@@ -15,8 +17,10 @@
 //!
 //! IPv6: a token of hex digits, colons and dots that std's parser accepts, with
 //! at least one decimal digit (so C++ scopes such as `abc::def` are not
-//! addresses), not `::` alone, and not an eight-group dump of one- or two-digit
-//! groups (`00:11:22:33:44:55:66:77` is a byte dump, not an address).
+//! addresses), not `::` alone, not an eight-group dump of one- or two-digit
+//! groups (`00:11:22:33:44:55:66:77` is a byte dump, not an address), and with
+//! at least four hex digits unless it is `::1` or embeds an IPv4 address
+//! (`7::`, `::12` are path separators between numbers).
 //! Timestamps (`12:34:56`) and MAC addresses fail the parser.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -110,8 +114,48 @@ impl IpScope {
 
 /// Words that, right before a dotted quad, make it a version number.
 const VERSION_WORDS: &[&str] = &[
-    "version", "ver", "vers", "v", "release", "rel", "rev", "revision", "build", "firmware", "fw",
-    "kernel", "linux", "libc", "glibc", "gcc", "openssl",
+    "version",
+    "ver",
+    "vers",
+    "v",
+    "release",
+    "rel",
+    "rev",
+    "revision",
+    "build",
+    "firmware",
+    "fw",
+    "kernel",
+    "linux",
+    "libc",
+    "glibc",
+    "gcc",
+    "openssl",
+    "section",
+    "sec",
+    "rfc",
+    "edition",
+    "clause",
+    "chapter",
+    "paragraph",
+    "appendix",
+    "step",
+    "table",
+    "figure",
+    "draft",
+];
+
+/// Three-arc prefixes of well-known ASN.1 object identifiers (X.500 attribute
+/// types 2.5.4, certificate extensions 2.5.29, ISO identified-organization
+/// 1.3.6 / 1.3.14 / 1.3.36 / 1.3.101 / 1.3.132): `2.5.29.15` is keyUsage.
+const OID_PREFIXES: &[[u8; 3]] = &[
+    [2, 5, 4],
+    [2, 5, 29],
+    [1, 3, 6],
+    [1, 3, 14],
+    [1, 3, 36],
+    [1, 3, 101],
+    [1, 3, 132],
 ];
 
 /// Parses an octet at `s[i..]`: 1-3 digits, value <= 255, no leading zero.
@@ -171,10 +215,15 @@ fn version_before(s: &[u8], start: usize) -> bool {
         return false;
     }
     let mut begin = end;
-    while begin > 0 && before[begin - 1].is_ascii_alphabetic() {
+    while begin > 0 && before[begin - 1].is_ascii_alphanumeric() {
         begin -= 1;
     }
+    // "RFC7540 8.1.2.4": compare the letters of the word.
     let word = &before[begin..end];
+    let word = word
+        .iter()
+        .rposition(|b| !b.is_ascii_digit())
+        .map_or(&word[..0], |p| &word[..=p]);
     !word.is_empty()
         && VERSION_WORDS
             .iter()
@@ -194,6 +243,11 @@ fn glued_after(s: &[u8], end: usize) -> bool {
     }
 }
 
+fn is_oid(addr: Ipv4Addr) -> bool {
+    let [a, b, c, _] = addr.octets();
+    OID_PREFIXES.contains(&[a, b, c])
+}
+
 /// Calls `emit(index, addr)` for every IPv4 address in `s`.
 pub(crate) fn scan_ipv4(s: &[u8], mut emit: impl FnMut(usize, Ipv4Addr)) {
     let mut i = 0;
@@ -205,6 +259,7 @@ pub(crate) fn scan_ipv4(s: &[u8], mut emit: impl FnMut(usize, Ipv4Addr)) {
         let attached = i > 0 && (is_word(s[i - 1]) || s[i - 1] == b'.');
         if !attached
             && let Some((addr, end)) = quad(s, i)
+            && !is_oid(addr)
             && !glued_after(s, end)
             && !version_before(s, i)
         {
@@ -261,6 +316,17 @@ fn ipv6_token(tok: &[u8]) -> Option<Ipv6Addr> {
     }
     let compressed = text.contains("::");
     if !compressed && text.split(':').all(|g| g.len() <= 2) {
+        return None;
+    }
+    // "7::", "::12", "4::6" are numbers around a C++/Rust path separator far
+    // more often than addresses: ask for four hex digits besides ::1 and an
+    // embedded IPv4 part.
+    let hex_digits = text
+        .split(':')
+        .filter(|g| !g.contains('.'))
+        .map(str::len)
+        .sum::<usize>();
+    if hex_digits < 4 && !addr.is_loopback() && !text.contains('.') {
         return None;
     }
     Some(addr)
@@ -320,6 +386,11 @@ mod tests {
             "a1.2.3.4",
             "12:34:56",
             "2023.11.22",
+            "2.5.29.15",
+            "1.3.6.1",
+            "1.3.101.110",
+            "(RFC7540 8.1.2.4)",
+            "ECMA-262 Edition 14 Section 21.4.2.1",
         ] {
             assert!(v4(s).is_empty(), "{s:?} gave {:?}", v4(s));
         }
@@ -375,6 +446,11 @@ mod tests {
             "a::b",
             "%x:%x::%x",
             "1:2:3",
+            "7::",
+            "::12",
+            "4::6",
+            "9c::",
+            "::db7",
         ] {
             assert!(v6(s).is_empty(), "{s:?} gave {:?}", v6(s));
         }
