@@ -83,7 +83,18 @@ fn value(syscall: &str, name: &str, v: &ArgValue) -> Value {
 }
 
 fn syscall_event(num: u64, r: &SyscallRecord) -> Event {
-    let mut ev = Event::syscall(num, r.ts_ns, r.pid as i64, r.tid as i64, r.name);
+    // i386 socketcall: present the sub-call as the syscall it stands for, so
+    // rules and the state machine see `connect`, `socket`...
+    let (ty, skip) = match (r.name, r.args.first()) {
+        ("socketcall", Some(("call", ArgValue::Sym(s)))) => {
+            match crate::decode::socketcall_name(s.value) {
+                Some(n) => (n, 1),
+                None => (r.name, 0),
+            }
+        }
+        _ => (r.name, 0),
+    };
+    let mut ev = Event::syscall(num, r.ts_ns, r.pid as i64, r.tid as i64, ty);
     ev.ret = match (r.ret, r.errno) {
         // The model keeps the kernel's raw return: -errno on failure.
         (_, Some(e)) => Some(-(e as i64)),
@@ -92,17 +103,17 @@ fn syscall_event(num: u64, r: &SyscallRecord) -> Event {
     if ev.ret.is_none() {
         ev.dir = Dir::Enter;
     }
-    for (name, v) in &r.args {
+    for (name, v) in r.args.iter().skip(skip) {
         match v {
             // Flatten clone3 args / open_how / msghdr so `flags` and `addr`
             // are where the state machine and rules look for them.
             ArgValue::Struct(fields) => {
                 for (fname, fv) in fields {
                     let key = if *fname == "msg_name" { "addr" } else { fname };
-                    ev.args.push(key, value(r.name, key, fv));
+                    ev.args.push(key, value(ty, key, fv));
                 }
             }
-            _ => ev.args.push(*name, value(r.name, name, v)),
+            _ => ev.args.push(*name, value(ty, name, v)),
         }
     }
     ev
@@ -110,7 +121,8 @@ fn syscall_event(num: u64, r: &SyscallRecord) -> Event {
 
 impl TraceEvent {
     /// Converts into ferret's event model with sequence number `num`:
-    /// syscalls keep their name as `type` (raw `ret`, `-errno` on failure;
+    /// syscalls keep their name as `type` (i386 `socketcall` takes its
+    /// sub-call's name: `connect`, `socket`...; raw `ret`, `-errno` on failure;
     /// `dir` = enter when the call never returned); process events become
     /// `procfork` (args `child`, `kind`), `procexec` (with a `proc` snapshot:
     /// exe, exepath, args, env; the `execve` record itself drives the state

@@ -419,7 +419,7 @@ fn spec(arch: Arch, name: &str) -> Option<Spec> {
 }
 
 /// i386 `socketcall` sub-call number to the matching direct syscall name.
-fn socketcall_name(call: u64) -> Option<&'static str> {
+pub(crate) fn socketcall_name(call: u64) -> Option<&'static str> {
     Some(match call {
         1 => "socket",
         2 => "bind",

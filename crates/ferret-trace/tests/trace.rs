@@ -543,9 +543,33 @@ fn i386_tracee() {
         conn.arg("addr").map(|a| a.to_string()).as_deref(),
         Some("127.0.0.1:9")
     );
-    let eg = t.one("exit_group");
+    let eg = t
+        .syscalls("exit_group")
+        .find(|r| r.pid == t.root)
+        .expect("root exit_group");
     assert_eq!(eg.arch, Arch::I386);
     assert_eq!(eg.arg("status"), Some(&ArgValue::Int(9)));
+    // fork() in 32-bit glibc is clone(), with i386 argument order.
+    let child = t
+        .events
+        .iter()
+        .find_map(|e| match e {
+            TraceEvent::Fork { child, kind, .. } if *kind != ForkKind::Thread => Some(*child),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no i386 fork:\n{}", t.dump()));
+    let clone = t.one("clone");
+    assert_eq!((clone.arch, clone.ret), (Arch::I386, Some(child as i64)));
+    assert!(sym_arg(clone, "flags").ends_with("SIGCHLD"), "{clone}");
+    assert_eq!(t.exit_of(child), Some(ExitStatus::Code(4)));
+    // In the event model, a socketcall reads as the call it multiplexes.
+    let ev = TraceEvent::Syscall(conn.clone()).to_event(1);
+    assert_eq!(ev.ty, "connect");
+    assert_eq!(ev.args.get("fd").and_then(|v| v.as_i64()), Some(3));
+    assert!(
+        matches!(ev.args.get("addr"), Some(ferret_trace::ferret_event::Value::Sockaddr(a)) if a.to_string() == "127.0.0.1:9"),
+        "{ev:?}"
+    );
 }
 
 #[test]

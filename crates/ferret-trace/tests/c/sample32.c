@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int main(int argc, char **argv) {
@@ -23,5 +24,9 @@ int main(int argc, char **argv) {
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     connect(s, (struct sockaddr *)&a, sizeof a);
     close(s);
-    return 9;
+    pid_t p = fork();
+    if (p == 0) _exit(4);
+    int st;
+    waitpid(p, &st, 0);
+    return WIFEXITED(st) && WEXITSTATUS(st) == 4 ? 9 : 10;
 }
