@@ -175,7 +175,8 @@ pub fn compile_all(builds: &[(Arch, Variant)]) -> Vec<PathBuf> {
             if fresh {
                 continue;
             }
-            let tmp = path.with_extension("tmp");
+            // Unique per process so concurrent test processes never share a half-written file.
+            let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
             let child = Command::new(arch.cc)
                 .args(var.flags())
                 .arg("-o")
