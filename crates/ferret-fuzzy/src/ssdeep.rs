@@ -11,8 +11,10 @@
 //! The classic spamsum loop guesses `bs` from the input length and rehashes
 //! with half the block size while the signature comes out shorter than 32
 //! characters. [`Hasher`] instead tracks every candidate block size in one
-//! pass, as the ssdeep library does, and drops candidates as soon as they can
-//! no longer be chosen, so the input is read exactly once and never stored.
+//! pass, as the ssdeep library does (the piece hashes of all 32 block sizes
+//! update together in SIMD lanes), and stops cutting block sizes as soon as
+//! they can no longer be chosen, so the input is read exactly once and never
+//! stored.
 //!
 //! [`hash`] is byte-identical to the `ssdeep` tool and to `ppdeep.hash`.
 //! [`compare`] gives `ppdeep.compare`'s score; [`compare_with`] can instead
@@ -157,7 +159,16 @@ fn guess_level(len: u64) -> usize {
 /// hash with [`finish`](Self::finish). The result is independent of how the
 /// input was split.
 ///
-/// Memory is fixed (about 2.5 KiB) whatever the input size.
+/// Memory is fixed (about 2.3 KiB) whatever the input size.
+///
+/// ```
+/// use std::io::Write as _;
+/// let mut hasher = ferret_fuzzy::ssdeep::Hasher::new();
+/// hasher.write_all(b"first chunk, ")?;
+/// hasher.update(b"second chunk");
+/// assert_eq!(hasher.finish()?, ferret_fuzzy::ssdeep::hash(b"first chunk, second chunk"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Hasher {
     roll: Roll,
@@ -636,6 +647,23 @@ mod tests {
         std::io::copy(&mut &data[..], &mut writer).unwrap();
         assert_eq!(writer.finish().unwrap(), expected);
         assert_eq!(writer.len(), data.len() as u64);
+    }
+
+    #[test]
+    fn sized_and_unsized_hashers_agree_across_block_size_guesses() {
+        let data = lcg(40_000);
+        for n in (0..data.len())
+            .step_by(397)
+            .chain([191, 192, 193, 384, 385, 12288, 12289])
+        {
+            let mut unsized_hasher = Hasher::new();
+            unsized_hasher.update(&data[..n]);
+            assert_eq!(
+                unsized_hasher.finish().unwrap(),
+                hash(&data[..n]),
+                "length {n}"
+            );
+        }
     }
 
     #[test]

@@ -14,6 +14,10 @@
 //! Inputs shorter than 50 bytes, or whose histogram is too uneven (at most
 //! half of the buckets used, e.g. long runs of one byte), have no digest:
 //! `py-tlsh` prints `TNULL` for them and this module returns `None`.
+//!
+//! Counts and lengths are 64-bit here; the reference keeps them in 32 bits,
+//! so results can only differ for inputs of 4 GiB and more, where the
+//! reference overflows.
 
 use std::fmt;
 use std::str::FromStr;
@@ -86,13 +90,30 @@ const SALT_4: u8 = PEARSON[7];
 const SALT_5: u8 = PEARSON[11];
 const SALT_6: u8 = PEARSON[13];
 
-/// Pearson hash of (salt, a, b, c), with the salt's first round precomputed.
-#[inline(always)]
-fn pearson(salt: u8, a: u8, b: u8, c: u8) -> u8 {
-    let h = PEARSON[usize::from(salt ^ a)];
-    let h = PEARSON[usize::from(h ^ b)];
-    PEARSON[usize::from(h ^ c)]
-}
+/// For each byte value `a`, the first Pearson round `PEARSON[salt ^ a]` for
+/// the checksum salt (byte 0) and the six triplet salts (bytes 1-6).
+const FIRST_ROUND: [u64; 256] = {
+    let salts = [
+        SALT_CHECKSUM,
+        SALT_1,
+        SALT_2,
+        SALT_3,
+        SALT_4,
+        SALT_5,
+        SALT_6,
+    ];
+    let mut table = [0u64; 256];
+    let mut a = 0;
+    while a < 256 {
+        let mut k = 0;
+        while k < salts.len() {
+            table[a] |= (PEARSON[(salts[k] ^ a as u8) as usize] as u64) << (8 * k);
+            k += 1;
+        }
+        a += 1;
+    }
+    table
+};
 
 /// The 1-byte length code: the first boundary at or above `len` (boundaries
 /// grow by about 1.5x, then 1.3x, then 1.1x). Inputs beyond the last
@@ -203,13 +224,19 @@ impl Hasher {
         let [h1, h2, h3, h4, h5, h6] = &mut self.partial;
         // `w4` is the newest byte of the window, `w0` the one 4 bytes back.
         let mut step = |w4: u8, w3: u8, w2: u8, w1: u8, w0: u8| {
-            checksum = pearson(SALT_CHECKSUM, w4, w3, checksum);
-            h1[usize::from(pearson(SALT_1, w4, w3, w2))] += 1;
-            h2[usize::from(pearson(SALT_2, w4, w3, w1))] += 1;
-            h3[usize::from(pearson(SALT_3, w4, w2, w1))] += 1;
-            h4[usize::from(pearson(SALT_4, w4, w2, w0))] += 1;
-            h5[usize::from(pearson(SALT_5, w4, w3, w0))] += 1;
-            h6[usize::from(pearson(SALT_6, w4, w1, w0))] += 1;
+            // One load yields the first Pearson round for all seven salts.
+            let first = FIRST_ROUND[usize::from(w4)];
+            let round = |k: u32, b: u8, c: u8| {
+                let h = PEARSON[usize::from((first >> (8 * k)) as u8 ^ b)];
+                PEARSON[usize::from(h ^ c)]
+            };
+            checksum = round(0, w3, checksum);
+            h1[usize::from(round(1, w3, w2))] += 1;
+            h2[usize::from(round(2, w3, w1))] += 1;
+            h3[usize::from(round(3, w2, w1))] += 1;
+            h4[usize::from(round(4, w2, w0))] += 1;
+            h5[usize::from(round(5, w3, w0))] += 1;
+            h6[usize::from(round(6, w1, w0))] += 1;
         };
         // The first bytes of a chunk complete windows begun in earlier ones.
         let head = data.len().min(4);

@@ -110,9 +110,12 @@ fn system_files() -> Vec<PathBuf> {
 fn generated_inputs() -> Vec<(String, Vec<u8>)> {
     let mut rng = Rng(0x6665_7272_6574_2121);
     let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+    // Around 0, the TLSH minimum of 50 and spamsum's block-size guess
+    // boundaries (3 * 2^k * 64 bytes).
     let edge_sizes = [
         0usize, 1, 2, 3, 4, 5, 6, 7, 8, 48, 49, 50, 51, 63, 64, 65, 127, 128, 191, 192, 193, 255,
-        256, 257, 1000, 4095, 4096, 4097, 12288, 65536,
+        256, 257, 383, 384, 385, 768, 769, 1000, 4095, 4096, 4097, 12288, 12289, 65536, 98304,
+        98305,
     ];
     for &n in &edge_sizes {
         out.push((format!("random-{n}"), rng.bytes(n)));
