@@ -234,6 +234,9 @@ fn init_main(p: &Prepared<'_>) -> ! {
         libc::syscall(libc::SYS_close_range, 0u32, (base - 1) as u32, 0u32);
         libc::syscall(libc::SYS_close_range, (base + 5) as u32, u32::MAX, 0u32);
 
+        // Our comm is the host thread's name; /proc/1/comm should look like an init.
+        libc::prctl(libc::PR_SET_NAME, c"init".as_ptr(), 0, 0, 0);
+
         // Wait until the host wrote our uid/gid maps and placed us in the cgroups.
         let mut byte = 0u8;
         if libc::read(base + I_SYNC, (&raw mut byte).cast(), 1) != 1 {

@@ -689,6 +689,11 @@ impl Sandbox {
             std::os::unix::fs::chown(dir, Some(uid), Some(uid))
                 .map_err(|e| Error::io(format!("chown {}", dir.display()), e))?;
         }
+        let cmdline = &self.layout.init_cmdline;
+        fs::write(cmdline, b"/sbin/init\0")
+            .map_err(|e| Error::io(format!("writing {}", cmdline.display()), e))?;
+        fs::set_permissions(cmdline, fs::Permissions::from_mode(0o444))
+            .map_err(|e| Error::io(format!("chmod {}", cmdline.display()), e))?;
         let seed = self.name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
         });

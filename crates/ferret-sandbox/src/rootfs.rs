@@ -25,6 +25,8 @@ pub(crate) struct Layout {
     pub work: PathBuf,
     pub shm: PathBuf,
     pub root: PathBuf,
+    /// Replacement for init's /proc/1/cmdline (outside the sandbox's view).
+    pub init_cmdline: PathBuf,
 }
 
 impl Layout {
@@ -36,6 +38,7 @@ impl Layout {
             work: fs.join("work"),
             shm: fs.join("shm"),
             root: fs.join("root"),
+            init_cmdline: fs.join("init-cmdline"),
             fs,
         }
     }
@@ -671,6 +674,17 @@ pub(crate) fn mount_ops(
             data: None,
         },
         "mounting /proc".into(),
+    );
+    // /proc/1/cmdline would show the host program that cloned init; cover it.
+    push(
+        Op::Mount {
+            src: Some(cstr(&layout.init_cmdline)?),
+            target: cstr(&proc_.join("1/cmdline"))?,
+            fstype: None,
+            flags: libc::MS_BIND,
+            data: None,
+        },
+        "covering /proc/1/cmdline".into(),
     );
     let proc_sys = proc_.join("sys");
     push(

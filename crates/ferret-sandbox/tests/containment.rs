@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use ferret_sandbox::{
     AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, ChangeKind, Changes, CollectOptions, EntryKind, ExitStatus,
-    Limits, Outcome, Sandbox, SandboxConfig, SpawnSpec, WaitStatus,
+    Limits, Network, Outcome, Sandbox, SandboxConfig, SpawnSpec, WaitStatus,
 };
 
 /// Tests run one at a time: the leftover checks look at host-wide state.
@@ -31,6 +31,18 @@ fn require_root() {
         euid, 0,
         "the sandbox tests must run as root (they create namespaces, mounts and cgroups)"
     );
+}
+
+/// Where collected changes go: a RAM filesystem (writing and removing 100,000 files on
+/// the VM's disk takes minutes).
+fn changes_dest(name: &str) -> PathBuf {
+    let base = if Path::new("/dev/shm").is_dir() {
+        PathBuf::from("/dev/shm/ferret-sandbox-tests")
+    } else {
+        work_root()
+    };
+    fs::create_dir_all(&base).unwrap();
+    base.join(format!("changes-{name}"))
 }
 
 fn work_root() -> PathBuf {
@@ -87,6 +99,8 @@ struct Trace {
     netns: u64,
     pidns: u64,
     net_before: HashSet<u64>,
+    /// False when the sandbox joined a caller-owned netns (which must survive).
+    own_netns: bool,
 }
 
 fn assert_nothing_left(t: &Trace) {
@@ -108,6 +122,10 @@ fn assert_nothing_left(t: &Trace) {
         !pid_ns_alive(t.pidns),
         "a process of the sandbox's pid namespace is alive"
     );
+    assert_no_process_rooted_in(&t.workdir);
+    if !t.own_netns {
+        return;
+    }
     let after = net_inodes();
     assert!(
         !after.contains(&t.netns) || t.net_before.contains(&t.netns),
@@ -128,10 +146,13 @@ fn assert_nothing_left(t: &Trace) {
             );
         }
     }
+}
+
+fn assert_no_process_rooted_in(workdir: &Path) {
     for e in fs::read_dir("/proc").unwrap().flatten() {
         if let Ok(root) = fs::read_link(e.path().join("root")) {
             assert!(
-                !root.starts_with(&t.workdir),
+                !root.starts_with(workdir),
                 "process {:?} has its root in the work directory",
                 e.file_name()
             );
@@ -154,6 +175,7 @@ fn config() -> SandboxConfig {
 /// and checks that nothing is left.
 fn run(cfg: SandboxConfig, spec: SpawnSpec, timeout: Duration, collect: bool) -> Run {
     let net_before = net_inodes();
+    let own_netns = matches!(cfg.network, Network::Loopback);
     let mut sb = Sandbox::new(cfg).expect("sandbox");
     let spawned = sb.spawn(spec).expect("spawn");
     let ns = sb.namespaces().expect("namespaces");
@@ -168,9 +190,10 @@ fn run(cfg: SandboxConfig, spec: SpawnSpec, timeout: Duration, collect: bool) ->
         netns: ns.net,
         pidns: ns.pid,
         net_before,
+        own_netns,
     };
     assert!(
-        !trace.net_before.contains(&ns.net),
+        !own_netns || !trace.net_before.contains(&ns.net),
         "the sandbox must have its own netns"
     );
     let start = Instant::now();
@@ -178,8 +201,7 @@ fn run(cfg: SandboxConfig, spec: SpawnSpec, timeout: Duration, collect: bool) ->
     let wait = sb.wait(start + timeout).expect("wait");
     let elapsed = start.elapsed();
     let changes = collect.then(|| {
-        let dest = work_root().join(format!("changes-{}", sb.name()));
-
+        let dest = changes_dest(sb.name());
         sb.collect_changes(&dest, &CollectOptions::default())
             .expect("collect")
     });
@@ -255,7 +277,11 @@ fn hostname_uid_and_readonly_system() {
     let script = "hostname; id -u; id -g; cat /proc/self/uid_map; \
                   touch /usr/ferret-ro 2>/dev/null && echo usr-writable || echo usr-ro; \
                   stat -c %U:%G:%a /etc/shadow; grep -c . /etc/passwd; \
-                  ip -o link 2>/dev/null | wc -l; cat /proc/1/cmdline | wc -c; echo $$; ls /dev";
+                  ip -o link 2>/dev/null | wc -l; tr '\\0' ' ' < /proc/1/cmdline; echo; echo $$; \
+                  cat /sys/class/net/lo/flags; \
+                  (echo x > /proc/sys/kernel/domainname) 2>/dev/null && echo sysctl-rw || echo sysctl-ro; \
+                  (echo h > /proc/sysrq-trigger) 2>/dev/null && echo sysrq-rw || echo sysrq-denied; \
+                  cat /proc/1/comm; ls /dev";
     let r = run(cfg, sh(script), Duration::from_secs(20), false);
     let out = stdout(&r);
     let lines: Vec<&str> = out.lines().collect();
@@ -273,9 +299,18 @@ fn hostname_uid_and_readonly_system() {
     assert_eq!(lines[4], "usr-ro");
     assert_eq!(lines[5], "root:shadow:640");
     assert!(lines[6].parse::<u32>().unwrap() > 10);
+    assert_eq!(lines[7], "1", "only loopback: {out}");
+    assert_eq!(
+        lines[8], "/sbin/init ",
+        "init's command line shows nothing of the host"
+    );
     assert_eq!(lines[9], "2", "the sample is pid 2, init pid 1");
+    assert_eq!(lines[10], "0x9", "loopback is up");
+    assert_eq!(lines[11], "sysctl-ro");
+    assert_eq!(lines[12], "sysrq-denied");
+    assert_eq!(lines[13], "init");
     for dev in ["null", "zero", "urandom", "pts", "ptmx", "shm", "fd"] {
-        assert!(lines[10..].contains(&dev), "/dev/{dev} missing: {out}");
+        assert!(lines[14..].contains(&dev), "/dev/{dev} missing: {out}");
     }
 }
 
@@ -418,6 +453,7 @@ int main(void){
         netns: ns.net,
         pidns: ns.pid,
         net_before,
+        own_netns: true,
     };
     let init = spawned.pid_map().init_host_pid();
     let map = spawned.pid_map().clone();
@@ -443,7 +479,7 @@ int main(void){
         Path::new(&format!("/proc/{daemon_pid}")).exists(),
         "daemon alive until teardown"
     );
-    let dest = work_root().join(format!("changes-{}", sb.name()));
+    let dest = changes_dest(sb.name());
     let changes = sb
         .collect_changes(&dest, &CollectOptions::default())
         .unwrap();
@@ -567,6 +603,7 @@ const DENIED_SRC: &str = r#"#define _GNU_SOURCE
 #include <string.h>
 #include <unistd.h>
 #include <sched.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 static void try(const char *name, long ret) {
   printf("%s=%s\n", name, ret == -1 ? strerrorname_np(errno) : "OK");
@@ -575,8 +612,16 @@ int main(void) {
   try("init_module", syscall(SYS_init_module, 0, 0, ""));
   /* Bad magic numbers: harmless even if the filter let it through. */
   try("reboot", syscall(SYS_reboot, 1, 2, 3, 0));
+  try("mount", syscall(SYS_mount, "none", "/mnt", "tmpfs", 0, 0));
+  try("setns", syscall(SYS_setns, 0, 0));
+  try("bpf", syscall(SYS_bpf, 0, 0, 0));
   try("unshare_user", syscall(SYS_unshare, CLONE_NEWUSER));
   try("unshare_uts", syscall(SYS_unshare, CLONE_NEWUTS));
+#ifdef __x86_64__
+  try("x32_getpid", syscall(0x40000000 | SYS_getpid));
+#endif
+  /* init is non-dumpable: root of the sandbox cannot attach to it. */
+  try("ptrace_init", ptrace(PTRACE_ATTACH, 1, 0, 0));
   try("getpid", syscall(SYS_getpid));
   return 0;
 }
@@ -598,10 +643,12 @@ fn denied_syscalls_fail_with_eperm_and_are_recorded() {
         false,
     );
     let out = stdout(&r);
-    let expect = "init_module=EPERM\nreboot=EPERM\nunshare_user=EPERM\nunshare_uts=OK\ngetpid=OK\n";
+    let common = "init_module=EPERM\nreboot=EPERM\nmount=EPERM\nsetns=EPERM\nbpf=EPERM\n\
+                  unshare_user=EPERM\nunshare_uts=OK\n";
+    let tail = "ptrace_init=EPERM\ngetpid=OK\n";
     assert_eq!(
         out,
-        format!("{expect}{expect}"),
+        format!("{common}x32_getpid=EPERM\n{tail}{common}{tail}"),
         "{}",
         String::from_utf8_lossy(&r.outcome.stderr.data)
     );
@@ -611,19 +658,156 @@ fn denied_syscalls_fail_with_eperm_and_are_recorded() {
         .iter()
         .map(|d| (d.arch, d.name))
         .collect();
-    assert_eq!(
-        names,
-        [
-            (AUDIT_ARCH_X86_64, "init_module"),
-            (AUDIT_ARCH_X86_64, "reboot"),
-            (AUDIT_ARCH_X86_64, "unshare(CLONE_NEWUSER)"),
-            (AUDIT_ARCH_I386, "init_module"),
-            (AUDIT_ARCH_I386, "reboot"),
-            (AUDIT_ARCH_I386, "unshare(CLONE_NEWUSER)"),
-        ]
-    );
-    assert_eq!(r.outcome.denied_total, 6);
+    let mut expected = Vec::new();
+    for arch in [AUDIT_ARCH_X86_64, AUDIT_ARCH_I386] {
+        for name in [
+            "init_module",
+            "reboot",
+            "mount",
+            "setns",
+            "bpf",
+            "unshare(CLONE_NEWUSER)",
+        ] {
+            expected.push((arch, name));
+        }
+        if arch == AUDIT_ARCH_X86_64 {
+            expected.push((arch, "x32 syscall"));
+        }
+    }
+    assert_eq!(names, expected);
+    assert_eq!(r.outcome.denied_total, 13);
     assert!(r.outcome.denied_syscalls.iter().all(|d| d.host_pid > 0));
+    let mount = &r.outcome.denied_syscalls[2];
+    assert_eq!(mount.nr, libc::SYS_mount as i32);
+}
+
+#[test]
+fn tracer_seizes_the_sample_before_release() {
+    let _g = serial();
+    require_root();
+    // The tracer's filter: SECCOMP_RET_TRACE for uname(2) on x86-64, allow the rest.
+    let filter = vec![
+        bpf_ld(4),
+        bpf_jeq(AUDIT_ARCH_X86_64, 0, 3),
+        bpf_ld(0),
+        bpf_jeq(libc::SYS_uname as u32, 0, 1),
+        bpf_ret(0x7ff0_0000),
+        bpf_ret(0x7fff_0000),
+    ];
+    let mut spec = SpawnSpec::new(["/bin/uname", "-n"]);
+    spec.extra_seccomp = Some(filter);
+    let mut sb = Sandbox::new(config()).unwrap();
+    let spawned = sb.spawn(spec).unwrap();
+    let pid = spawned.host_pid();
+    let opts = libc::PTRACE_O_TRACEEXEC | libc::PTRACE_O_TRACESECCOMP | libc::PTRACE_O_EXITKILL;
+    // SAFETY: PTRACE_SEIZE of a process of ours; integer arguments only.
+    let r = unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, 0, opts as libc::c_long) };
+    assert_eq!(r, 0, "PTRACE_SEIZE: {}", std::io::Error::last_os_error());
+    spawned.release().unwrap();
+    let (mut saw_exec, mut saw_uname) = (false, false);
+    loop {
+        let mut status = 0;
+        // SAFETY: waiting for our tracee with a valid status pointer.
+        let w = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
+        assert_eq!(w, pid);
+        if libc::WIFEXITED(status) {
+            assert_eq!(libc::WEXITSTATUS(status), 0);
+            break;
+        }
+        assert!(libc::WIFSTOPPED(status), "status {status:#x}");
+        let event = (status >> 16) & 0xff;
+        let mut sig = 0;
+        if event == libc::PTRACE_EVENT_EXEC {
+            saw_exec = true;
+        } else if event == libc::PTRACE_EVENT_SECCOMP {
+            // SAFETY: user_regs_struct is plain old data; the tracee is stopped.
+            let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
+            // SAFETY: PTRACE_GETREGS into a properly sized struct.
+            let r = unsafe { libc::ptrace(libc::PTRACE_GETREGS, pid, 0, &mut regs) };
+            assert_eq!(r, 0);
+            saw_uname |= regs.orig_rax == libc::SYS_uname as u64;
+        } else if event == 0 {
+            sig = libc::WSTOPSIG(status);
+        }
+        // SAFETY: resuming our stopped tracee.
+        unsafe { libc::ptrace(libc::PTRACE_CONT, pid, 0, sig as libc::c_long) };
+    }
+    assert!(saw_exec && saw_uname, "exec {saw_exec}, uname {saw_uname}");
+    assert_eq!(
+        sb.wait(Instant::now() + Duration::from_secs(10)).unwrap(),
+        WaitStatus::Exited
+    );
+    let o = sb.teardown().unwrap();
+    assert_eq!(o.stdout.data, b"srv-web01\n");
+    assert_eq!(o.sample_exit, Some(ExitStatus::Code(0)));
+}
+
+#[test]
+fn joins_a_caller_network_namespace_and_leaves_it() {
+    let _g = serial();
+    require_root();
+    let name = format!("ferret-sbtest-{}", std::process::id());
+    let ip = |args: &[&str]| {
+        let st = Command::new("ip")
+            .args(args)
+            .status()
+            .expect("iproute2's ip is needed");
+        assert!(st.success(), "ip {args:?} failed");
+    };
+    /// Deletes the test's netns even when an assertion fails.
+    struct NetnsGuard(String);
+    impl Drop for NetnsGuard {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    ip(&["netns", "add", &name]);
+    let guard = NetnsGuard(name.clone());
+    ip(&[
+        "-n", &name, "link", "add", "fakenet0", "type", "veth", "peer", "name", "fakenet1",
+    ]);
+    let mut cfg = config();
+    cfg.network = Network::Join(PathBuf::from(format!("/run/netns/{name}")));
+    let r = run(
+        cfg,
+        sh("grep -c fakenet /proc/net/dev; ls /sys | wc -l"),
+        Duration::from_secs(20),
+        false,
+    );
+    assert_eq!(stdout(&r), "2\n0\n");
+    assert!(
+        Path::new(&format!("/run/netns/{name}")).exists(),
+        "the caller's netns must survive"
+    );
+    drop(guard);
+    assert!(!Path::new(&format!("/run/netns/{name}")).exists());
+}
+
+fn bpf_ld(k: u32) -> libc::sock_filter {
+    libc::sock_filter {
+        code: (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
+fn bpf_jeq(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
+    libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    }
+}
+
+fn bpf_ret(k: u32) -> libc::sock_filter {
+    libc::sock_filter {
+        code: (libc::BPF_RET | libc::BPF_K) as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    }
 }
 
 #[test]
@@ -631,32 +815,14 @@ fn extra_seccomp_filter_is_installed_before_exec() {
     let _g = serial();
     require_root();
     // The caller's filter: mkdir and mkdirat fail with EACCES (x86-64 only).
-    let ld = |k| libc::sock_filter {
-        code: (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16,
-        jt: 0,
-        jf: 0,
-        k,
-    };
-    let jeq = |k, jt, jf| libc::sock_filter {
-        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
-        jt,
-        jf,
-        k,
-    };
-    let ret = |k| libc::sock_filter {
-        code: (libc::BPF_RET | libc::BPF_K) as u16,
-        jt: 0,
-        jf: 0,
-        k,
-    };
     let filter = vec![
-        ld(4),
-        jeq(AUDIT_ARCH_X86_64, 0, 4),
-        ld(0),
-        jeq(83, 1, 0),
-        jeq(258, 0, 1),
-        ret(0x0005_0000 | libc::EACCES as u32),
-        ret(0x7fff_0000),
+        bpf_ld(4),
+        bpf_jeq(AUDIT_ARCH_X86_64, 0, 4),
+        bpf_ld(0),
+        bpf_jeq(libc::SYS_mkdir as u32, 1, 0),
+        bpf_jeq(libc::SYS_mkdirat as u32, 0, 1),
+        bpf_ret(0x0005_0000 | libc::EACCES as u32),
+        bpf_ret(0x7fff_0000),
     ];
     let mut spec = sh("mkdir /tmp/d; echo rc=$?");
     spec.extra_seccomp = Some(filter);
