@@ -14,7 +14,7 @@ use crate::dns;
 use crate::reader::RawPacket;
 use crate::records::{Ctx, Records};
 use crate::report::{
-    Anomaly, Endpoint, Flow, InputError, LimitReached, NetworkReport, PortStat, Summary,
+    Anomaly, Endpoint, Flow, InputError, Label, LimitReached, NetworkReport, PortStat, Summary,
 };
 use crate::tcp::{AppKind, Next, TcpState, TcpStats};
 use crate::{Options, ReadError};
@@ -99,6 +99,7 @@ impl<'o> Analyzer<'o> {
             active: Vec::new(),
             rec: Records {
                 cap: opts.limits.max_records,
+                budget: opts.limits.max_record_bytes,
                 ..Default::default()
             },
             stats: TcpStats::default(),
@@ -313,6 +314,9 @@ impl<'o> Analyzer<'o> {
 
     /// Ends the analysis. `error` is why reading stopped early, if it did.
     pub fn finish(mut self, error: Option<&ReadError>) -> NetworkReport {
+        // The lookup table is not needed any more: free it before the report grows.
+        self.map = FastMap::default();
+        self.active = Vec::new();
         let now = self.last_ns;
         for (i, f) in self.flows.iter_mut().enumerate() {
             if let Some(mut t) = f.tcp.take() {
@@ -354,34 +358,6 @@ impl<'o> Analyzer<'o> {
         s.tcp_out_of_order = self.stats.out_of_order;
         s.tcp_gap_bytes = self.stats.gap_bytes;
 
-        report.flows = self
-            .flows
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let [(src, sport), (dst, dport)] = f.ends();
-                Flow {
-                    id: i as u32,
-                    proto: proto_name(f.key.proto),
-                    src,
-                    sport,
-                    dst,
-                    dport,
-                    packets_out: f.pkts[0],
-                    bytes_out: f.bytes[0],
-                    packets_in: f.pkts[1],
-                    bytes_in: f.bytes[1],
-                    first_ts: secs(f.first),
-                    last_ts: secs(f.last),
-                    syn: f.syn,
-                    fin: f.fin,
-                    rst: f.rst,
-                    handshake: f.syn_sent && f.syn_ack,
-                    app: f.app.name().map(str::to_string),
-                }
-            })
-            .collect();
-
         // Names resolved to addresses, from DNS answers.
         let mut resolved: FastMap<IpAddr, Vec<String>> = FastMap::default();
         for m in &self.rec.dns {
@@ -407,6 +383,33 @@ impl<'o> Analyzer<'o> {
         report.ports = self.port_stats();
         report.anomalies = self.anomalies(&report.endpoints, &s);
 
+        report.flows = std::mem::take(&mut self.flows)
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let [(src, sport), (dst, dport)] = f.ends();
+                Flow {
+                    id: i as u32,
+                    proto: proto_name(f.key.proto),
+                    src,
+                    sport,
+                    dst,
+                    dport,
+                    packets_out: f.pkts[0],
+                    bytes_out: f.bytes[0],
+                    packets_in: f.pkts[1],
+                    bytes_in: f.bytes[1],
+                    first_ts: secs(f.first),
+                    last_ts: secs(f.last),
+                    syn: f.syn,
+                    fin: f.fin,
+                    rst: f.rst,
+                    handshake: f.syn_sent && f.syn_ack,
+                    app: f.app.name().map(Label::Borrowed),
+                }
+            })
+            .collect();
+
         let lim = |what: &str, limit: usize, dropped: u64| {
             (dropped > 0).then(|| LimitReached {
                 what: what.to_string(),
@@ -422,6 +425,16 @@ impl<'o> Analyzer<'o> {
             lim("irc", cap, self.rec.dropped_irc),
             lim("telnet", cap, self.rec.dropped_telnet),
             lim("tls", cap, self.rec.dropped_tls),
+            lim(
+                "record_bytes",
+                opts.limits.max_record_bytes,
+                self.rec.over_budget,
+            ),
+            lim(
+                "record_bytes",
+                opts.limits.max_record_bytes,
+                self.rec.over_budget,
+            ),
         ]
         .into_iter()
         .flatten()
@@ -441,14 +454,23 @@ impl<'o> Analyzer<'o> {
     }
 
     fn endpoints(&self, resolved: &FastMap<IpAddr, Vec<String>>) -> Vec<Endpoint> {
-        let mut eps: FastMap<IpAddr, (Endpoint, FastSet<u16>)> = FastMap::default();
+        // Endpoints in a vector indexed through a map of small values, so that the
+        // (large) records are not held twice when the list is built.
+        let mut index: FastMap<IpAddr, u32> = FastMap::default();
+        let mut eps: Vec<Endpoint> = Vec::new();
+        // (responder, port) pairs, sorted and deduplicated below: cheaper in memory
+        // than a set per endpoint.
+        let mut served: Vec<(IpAddr, u16)> = Vec::new();
         for f in &self.flows {
             let [(src, _), (dst, dport)] = f.ends();
             for (ip, dir) in [(src, 0usize), (dst, 1usize)] {
-                let e = &mut eps
-                    .entry(ip)
-                    .or_insert_with(|| (new_endpoint(ip), FastSet::default()))
-                    .0;
+                let i = *index.entry(ip).or_insert_with(|| {
+                    eps.push(new_endpoint(ip));
+                    (eps.len() - 1) as u32
+                });
+                let Some(e) = eps.get_mut(i as usize) else {
+                    continue;
+                };
                 e.packets_sent += f.pkts[dir];
                 e.bytes_sent += f.bytes[dir];
                 e.packets_received += f.pkts[dir ^ 1];
@@ -459,30 +481,35 @@ impl<'o> Analyzer<'o> {
                     e.flows_accepted += 1;
                 }
             }
-            if matches!(f.key.proto, PROTO_TCP | PROTO_UDP)
-                && let Some((_, ports)) = eps.get_mut(&dst)
-            {
-                ports.insert(dport);
+            if matches!(f.key.proto, PROTO_TCP | PROTO_UDP) {
+                served.push((dst, dport));
             }
         }
+        served.sort_unstable();
+        served.dedup();
+        for group in served.chunk_by(|a, b| a.0 == b.0) {
+            if let Some(e) = group
+                .first()
+                .and_then(|(ip, _)| index.get(ip))
+                .and_then(|&i| eps.get_mut(i as usize))
+            {
+                e.ports_total = group.len();
+                e.ports = group.iter().take(100).map(|(_, p)| *p).collect();
+            }
+        }
+        drop(served);
+        drop(index);
         let mut out: Vec<Endpoint> = eps
-            .into_values()
-            .map(|(mut e, ports)| {
-                let mut p: Vec<u16> = ports.into_iter().collect();
-                p.sort_unstable();
-                e.ports_total = p.len();
-                p.truncate(100);
-                e.ports = p;
+            .into_iter()
+            .map(|mut e| {
                 if let Some(n) = resolved.get(&e.ip) {
                     e.names = n.clone();
                 }
                 if let Some(g) = &self.opts.geoip {
                     let info = g.lookup(e.ip);
-                    e.country = info.country;
-                    e.country_name = info.country_name;
-                    e.city = info.city;
-                    e.asn = info.asn;
-                    e.as_org = info.as_org;
+                    if info != crate::report::Geo::default() {
+                        e.geo = Some(Box::new(info));
+                    }
                 }
                 let bl = &self.opts.blacklist;
                 e.blacklisted =
@@ -530,61 +557,64 @@ impl<'o> Analyzer<'o> {
         let t = &self.opts.thresholds;
         let mut out = Vec::new();
         // Scans: distinct targets per (source, proto, port) and ports per (source, target).
-        let mut by_port: FastMap<(IpAddr, u8, u16), FastSet<IpAddr>> = FastMap::default();
-        let mut by_host: FastMap<(IpAddr, IpAddr), FastSet<(u8, u16)>> = FastMap::default();
+        // Sorted tuples grouped afterwards: far less memory than a set per key.
+        let mut by_port: Vec<(IpAddr, u8, u16, IpAddr)> = Vec::new();
+        let mut by_host: Vec<(IpAddr, IpAddr, u8, u16)> = Vec::new();
         let mut half_open: FastMap<IpAddr, u64> = FastMap::default();
         for f in &self.flows {
             if !matches!(f.key.proto, PROTO_TCP | PROTO_UDP) {
                 continue;
             }
             let [(src, _), (dst, dport)] = f.ends();
-            by_port
-                .entry((src, f.key.proto, dport))
-                .or_default()
-                .insert(dst);
-            by_host
-                .entry((src, dst))
-                .or_default()
-                .insert((f.key.proto, dport));
+            by_port.push((src, f.key.proto, dport, dst));
+            by_host.push((src, dst, f.key.proto, dport));
             if f.key.proto == PROTO_TCP && f.syn_sent && !f.syn_ack {
                 *half_open.entry(src).or_default() += 1;
             }
         }
-        for ((src, proto, port), dsts) in &by_port {
-            if dsts.len() as u64 >= t.ip_scan_hosts {
+        by_port.sort_unstable();
+        by_port.dedup();
+        for g in by_port.chunk_by(|a, b| (a.0, a.1, a.2) == (b.0, b.1, b.2)) {
+            let (src, proto, port, _) = g[0];
+            let n = g.len() as u64;
+            if n >= t.ip_scan_hosts {
                 out.push(Anomaly {
-                    kind: "ip_scan".into(),
-                    source: Some(*src),
-                    target: Some(format!("{}/{port}", proto_name(*proto))),
-                    count: dsts.len() as u64,
+                    kind: Label::Borrowed("ip_scan"),
+                    source: Some(src),
+                    target: Some(format!("{}/{port}", proto_name(proto))),
+                    count: n,
                     description: format!(
-                        "{src} contacted {} distinct addresses on {}/{port} (threshold {})",
-                        dsts.len(),
-                        proto_name(*proto),
+                        "{src} contacted {n} distinct addresses on {}/{port} (threshold {})",
+                        proto_name(proto),
                         t.ip_scan_hosts
                     ),
                 });
             }
         }
-        for ((src, dst), ports) in &by_host {
-            if ports.len() as u64 >= t.port_scan_ports {
+        drop(by_port);
+        by_host.sort_unstable();
+        by_host.dedup();
+        for g in by_host.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let (src, dst, _, _) = g[0];
+            let n = g.len() as u64;
+            if n >= t.port_scan_ports {
                 out.push(Anomaly {
-                    kind: "port_scan".into(),
-                    source: Some(*src),
+                    kind: Label::Borrowed("port_scan"),
+                    source: Some(src),
                     target: Some(dst.to_string()),
-                    count: ports.len() as u64,
+                    count: n,
                     description: format!(
-                        "{src} contacted {} distinct ports on {dst} (threshold {})",
-                        ports.len(),
+                        "{src} contacted {n} distinct ports on {dst} (threshold {})",
                         t.port_scan_ports
                     ),
                 });
             }
         }
+        drop(by_host);
         for (src, n) in &half_open {
             if *n >= t.syn_without_handshake {
                 out.push(Anomaly {
-                    kind: "syn_without_handshake".into(),
+                    kind: Label::Borrowed("syn_without_handshake"),
                     source: Some(*src),
                     target: None,
                     count: *n,
@@ -597,7 +627,7 @@ impl<'o> Analyzer<'o> {
         }
         for e in endpoints.iter().filter(|e| e.blacklisted) {
             out.push(Anomaly {
-                kind: "blacklisted_endpoint".into(),
+                kind: Label::Borrowed("blacklisted_endpoint"),
                 source: Some(e.ip),
                 target: e.names.first().cloned(),
                 count: e.flows_initiated + e.flows_accepted,
@@ -620,7 +650,7 @@ impl<'o> Analyzer<'o> {
                 .map(|(k, v)| format!("{k}: {v}"))
                 .collect();
             out.push(Anomaly {
-                kind: "malformed_packets".into(),
+                kind: Label::Borrowed("malformed_packets"),
                 source: None,
                 target: None,
                 count: malformed,
@@ -632,7 +662,7 @@ impl<'o> Analyzer<'o> {
         }
         if s.malformed_dns >= t.malformed_dns && s.malformed_dns > 0 {
             out.push(Anomaly {
-                kind: "malformed_dns".into(),
+                kind: Label::Borrowed("malformed_dns"),
                 source: None,
                 target: None,
                 count: s.malformed_dns,
@@ -642,7 +672,7 @@ impl<'o> Analyzer<'o> {
                 ),
             });
         }
-        let mut domains: HashSet<&str> = HashSet::new();
+        let mut domains: FastSet<&str> = FastSet::default();
         for m in self.rec.dns.iter().filter(|m| !m.response) {
             for q in &m.questions {
                 domains.insert(q.name.as_str());
@@ -650,7 +680,7 @@ impl<'o> Analyzer<'o> {
         }
         if domains.len() as u64 >= t.distinct_domains {
             out.push(Anomaly {
-                kind: "many_domains".into(),
+                kind: Label::Borrowed("many_domains"),
                 source: None,
                 target: None,
                 count: domains.len() as u64,
@@ -672,7 +702,7 @@ impl<'o> Analyzer<'o> {
         }
         for ((src, path), n) in exploit {
             out.push(Anomaly {
-                kind: "exploit_web_path".into(),
+                kind: Label::Borrowed("exploit_web_path"),
                 source: Some(src),
                 target: Some(path.to_string()),
                 count: n,
@@ -688,7 +718,7 @@ impl<'o> Analyzer<'o> {
         for ((c, srv), n) in attempts {
             if n >= t.telnet_login_attempts {
                 out.push(Anomaly {
-                    kind: "telnet_bruteforce".into(),
+                    kind: Label::Borrowed("telnet_bruteforce"),
                     source: Some(c),
                     target: Some(srv.to_string()),
                     count: n,
@@ -721,7 +751,7 @@ impl<'o> Analyzer<'o> {
             for (_, (src, dst, port, nick, chans)) in sessions {
                 if nick.is_some() || !chans.is_empty() {
                     out.push(Anomaly {
-                        kind: "irc_c2".into(),
+                        kind: Label::Borrowed("irc_c2"),
                         source: Some(src),
                         target: Some(format!("{dst}:{port}")),
                         count: chans.len() as u64,
@@ -740,8 +770,8 @@ impl<'o> Analyzer<'o> {
         }
         // Hash-map iteration order is arbitrary: make the report deterministic.
         out.sort_by(|a, b| {
-            (a.kind.as_str(), a.source, a.target.as_deref(), b.count).cmp(&(
-                b.kind.as_str(),
+            (&*a.kind, a.source, a.target.as_deref(), b.count).cmp(&(
+                &*b.kind,
                 b.source,
                 b.target.as_deref(),
                 a.count,
@@ -760,13 +790,13 @@ fn initiator_is_sender(ip: &decode::IpPacket<'_>) -> bool {
     !(ip.sport < 1024 && ip.dport >= 1024)
 }
 
-fn proto_name(p: u8) -> String {
+fn proto_name(p: u8) -> Label {
     match p {
-        PROTO_TCP => "tcp".into(),
-        PROTO_UDP => "udp".into(),
-        PROTO_ICMP => "icmp".into(),
-        PROTO_ICMPV6 => "icmpv6".into(),
-        n => n.to_string(),
+        PROTO_TCP => Label::Borrowed("tcp"),
+        PROTO_UDP => Label::Borrowed("udp"),
+        PROTO_ICMP => Label::Borrowed("icmp"),
+        PROTO_ICMPV6 => Label::Borrowed("icmpv6"),
+        n => Label::Owned(n.to_string()),
     }
 }
 
@@ -782,11 +812,7 @@ fn new_endpoint(ip: IpAddr) -> Endpoint {
         ports: Vec::new(),
         ports_total: 0,
         names: Vec::new(),
-        country: None,
-        country_name: None,
-        city: None,
-        asn: None,
-        as_org: None,
+        geo: None,
         blacklisted: false,
     }
 }

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::report::{DnsQuestion, DnsRecord};
+use crate::report::{DnsQuestion, DnsRecord, Label};
 
 /// Most records of one section kept per message; the rest are skipped.
 const MAX_RECORDS: usize = 64;
@@ -33,7 +33,7 @@ pub struct Parsed {
 }
 
 /// Name of a record type.
-pub fn type_name(t: u16) -> String {
+pub fn type_name(t: u16) -> Label {
     let s = match t {
         1 => "A",
         2 => "NS",
@@ -68,13 +68,13 @@ pub fn type_name(t: u16) -> String {
         255 => "ANY",
         256 => "URI",
         257 => "CAA",
-        _ => return format!("TYPE{t}"),
+        _ => return Label::Owned(format!("TYPE{t}")),
     };
-    s.to_string()
+    Label::Borrowed(s)
 }
 
 /// Name of a response code.
-pub fn rcode_name(rc: u8) -> String {
+pub fn rcode_name(rc: u8) -> Label {
     let s = match rc {
         0 => "NOERROR",
         1 => "FORMERR",
@@ -87,9 +87,9 @@ pub fn rcode_name(rc: u8) -> String {
         8 => "NXRRSET",
         9 => "NOTAUTH",
         10 => "NOTZONE",
-        _ => return format!("RCODE{rc}"),
+        _ => return Label::Owned(format!("RCODE{rc}")),
     };
-    s.to_string()
+    Label::Borrowed(s)
 }
 
 struct Cursor<'a> {
@@ -367,14 +367,18 @@ mod tests {
 }
 
 /// Parses `payload` as a DNS message travelling in direction `dir` and records it.
-pub(crate) fn emit(ctx: &mut crate::records::Ctx<'_>, dir: usize, payload: &[u8], transport: &str) {
+pub(crate) fn emit(
+    ctx: &mut crate::records::Ctx<'_>,
+    dir: usize,
+    payload: &[u8],
+    transport: &'static str,
+) {
     let parsed = parse(payload);
     let bad = parsed.as_ref().is_none_or(|p| p.malformed.is_some());
     if bad {
         ctx.rec.malformed_dns += 1;
     }
-    if ctx.rec.dns.len() >= ctx.rec.cap {
-        ctx.rec.dropped_dns += 1;
+    if !ctx.rec.admit(crate::records::Kind::Dns) {
         return;
     }
     let (src, sport) = ctx.src(dir);
@@ -386,6 +390,21 @@ pub(crate) fn emit(ctx: &mut crate::records::Ctx<'_>, dir: usize, payload: &[u8]
         )),
         ..Default::default()
     });
+    let est = std::mem::size_of::<crate::report::DnsMessage>()
+        + p.questions
+            .iter()
+            .map(|q| std::mem::size_of::<DnsQuestion>() + crate::records::est(&q.name))
+            .sum::<usize>()
+        + [&p.answers, &p.authorities, &p.additionals]
+            .iter()
+            .flat_map(|v| v.iter())
+            .map(|r| {
+                std::mem::size_of::<DnsRecord>()
+                    + crate::records::est(&r.name)
+                    + crate::records::est(&r.data)
+            })
+            .sum::<usize>();
+    ctx.rec.charge(est);
     ctx.rec.dns.push(crate::report::DnsMessage {
         ts: ctx.ts,
         flow: ctx.flow,
@@ -393,7 +412,7 @@ pub(crate) fn emit(ctx: &mut crate::records::Ctx<'_>, dir: usize, payload: &[u8]
         sport,
         dst,
         dport,
-        transport: transport.to_string(),
+        transport: Label::Borrowed(transport),
         id: p.id,
         response: p.flags & 0x8000 != 0,
         opcode: ((p.flags >> 11) & 0xf) as u8,

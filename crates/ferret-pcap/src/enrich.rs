@@ -48,20 +48,7 @@ impl fmt::Display for EnrichError {
 
 impl std::error::Error for EnrichError {}
 
-/// What GeoIP knows about one address.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GeoInfo {
-    /// ISO country code.
-    pub country: Option<String>,
-    /// Country name in English.
-    pub country_name: Option<String>,
-    /// City name in English.
-    pub city: Option<String>,
-    /// Autonomous system number.
-    pub asn: Option<u32>,
-    /// Autonomous system organisation.
-    pub as_org: Option<String>,
-}
+pub use crate::report::Geo as GeoInfo;
 
 /// Opened MaxMind databases (City or Country, and ASN).
 #[derive(Debug)]

@@ -284,8 +284,7 @@ impl H2Conn {
             if st.tx.is_some() {
                 return;
             }
-            if ctx.rec.http.len() >= ctx.rec.cap {
-                ctx.rec.dropped_http += 1;
+            if !ctx.rec.admit(crate::records::Kind::Http) {
                 return;
             }
             let host = get(b":authority")
@@ -320,6 +319,10 @@ impl H2Conn {
                 response_body_len: 0,
             });
             st.tx = Some(ctx.rec.http.len() - 1);
+            if let Some(t) = ctx.rec.http.last() {
+                let est = crate::http::estimate(t);
+                ctx.rec.charge(est);
+            }
         } else if let Some(t) = st.tx.and_then(|i| ctx.rec.http.get_mut(i))
             && let Some(s) =
                 get(b":status").and_then(|s| std::str::from_utf8(s).ok()?.parse::<u16>().ok())

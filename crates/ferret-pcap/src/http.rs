@@ -388,7 +388,7 @@ impl HttpConn {
         let uri = parts.next().unwrap_or(&[]);
         let version = parts.next().unwrap_or(&[]);
         let host = get("host").map(|h| strip_port(&text(h, 1024)));
-        let tx = if ctx.rec.http.len() < ctx.rec.cap {
+        let tx = if ctx.rec.admit(crate::records::Kind::Http) {
             let (src, sport) = ctx.src(dir);
             let (dst, dport) = ctx.dst(dir);
             ctx.rec.http.push(HttpTransaction {
@@ -417,9 +417,12 @@ impl HttpConn {
                 content_type: None,
                 response_body_len: 0,
             });
+            if let Some(t) = ctx.rec.http.last() {
+                let est = estimate(t);
+                ctx.rec.charge(est);
+            }
             Some(ctx.rec.http.len() - 1)
         } else {
-            ctx.rec.dropped_http += 1;
             None
         };
         if self.pending.len() < MAX_PENDING {
@@ -440,6 +443,21 @@ impl HttpConn {
             }
         };
     }
+}
+
+/// Estimated heap cost of a transaction record.
+pub(crate) fn estimate(t: &HttpTransaction) -> usize {
+    use crate::records::est;
+    std::mem::size_of::<HttpTransaction>()
+        + est(&t.method)
+        + est(&t.uri)
+        + est(&t.version)
+        + t.host.as_deref().map_or(0, est)
+        + t.user_agent.as_deref().map_or(0, est)
+        + t.headers
+            .iter()
+            .map(|h| std::mem::size_of::<HttpHeader>() + est(&h.name) + est(&h.value))
+            .sum::<usize>()
 }
 
 /// A request line with a method outside the known list: TOKEN SP ... HTTP/

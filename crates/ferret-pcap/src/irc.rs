@@ -118,10 +118,18 @@ fn line(dir: usize, raw: &[u8], ctx: &mut Ctx<'_>) {
         params.push(text(&p[..e], 4096));
         p = p[e..].trim_ascii_start();
     }
-    if ctx.rec.irc.len() >= ctx.rec.cap {
-        ctx.rec.dropped_irc += 1;
+    if !ctx.rec.admit(crate::records::Kind::Irc) {
         return;
     }
+    let command = text(command, 64).to_ascii_uppercase();
+    let est = std::mem::size_of::<IrcMessage>()
+        + prefix.as_deref().map_or(0, crate::records::est)
+        + crate::records::est(&command)
+        + params
+            .iter()
+            .map(|p| 24 + crate::records::est(p))
+            .sum::<usize>();
+    ctx.rec.charge(est);
     let (src, sport) = ctx.src(dir);
     let (dst, dport) = ctx.dst(dir);
     ctx.rec.irc.push(IrcMessage {
@@ -133,7 +141,7 @@ fn line(dir: usize, raw: &[u8], ctx: &mut Ctx<'_>) {
         dport,
         from_client: dir == 0,
         prefix,
-        command: text(command, 64).to_ascii_uppercase(),
+        command,
         params,
     });
 }

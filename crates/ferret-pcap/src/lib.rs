@@ -22,6 +22,7 @@ mod records;
 pub mod report;
 mod tcp;
 mod telnet;
+mod text;
 mod tls;
 pub mod write;
 
@@ -33,6 +34,7 @@ pub use analyzer::Analyzer;
 pub use enrich::{Blacklist, EnrichError, GeoInfo, GeoIp};
 pub use reader::{Format, PcapReader, RawPacket, ReadError};
 pub use report::NetworkReport;
+pub use text::render_text;
 
 /// Thresholds of the anomaly detectors. The defaults are documented per field.
 #[derive(Debug, Clone)]
@@ -95,11 +97,14 @@ impl Default for Thresholds {
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Flows tracked; packets of further flows count only in the summary.
-    /// Default 300,000.
+    /// Default 200,000.
     pub max_flows: usize,
     /// Records kept per L7 kind (DNS messages, HTTP transactions, IRC messages,
     /// telnet sessions, TLS hellos). Default 100,000.
     pub max_records: usize,
+    /// Estimated bytes all L7 records together may hold; records beyond it are
+    /// counted under `record_bytes` in the limits reached. Default 64 MiB.
+    pub max_record_bytes: usize,
     /// Out-of-order TCP bytes buffered per direction before the hole is skipped.
     /// Default 256 KiB.
     pub tcp_window: usize,
@@ -110,8 +115,9 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_flows: 300_000,
+            max_flows: 200_000,
             max_records: 100_000,
+            max_record_bytes: 64 << 20,
             tcp_window: 256 * 1024,
             tcp_idle_secs: 300,
         }

@@ -19,6 +19,53 @@ pub(crate) struct Records {
     pub dropped_telnet: u64,
     pub dropped_tls: u64,
     pub malformed_dns: u64,
+    /// Estimated heap bytes held by the records, and the budget for them.
+    pub bytes: usize,
+    pub budget: usize,
+    /// Records refused because the byte budget was spent.
+    pub over_budget: u64,
+}
+
+/// Kinds of L7 record, for [`Records::admit`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind {
+    Dns,
+    Http,
+    Irc,
+    Telnet,
+    Tls,
+}
+
+impl Records {
+    /// May one more record of `kind` be kept? Counts the refusal if not.
+    pub(crate) fn admit(&mut self, kind: Kind) -> bool {
+        let (len, dropped) = match kind {
+            Kind::Dns => (self.dns.len(), &mut self.dropped_dns),
+            Kind::Http => (self.http.len(), &mut self.dropped_http),
+            Kind::Irc => (self.irc.len(), &mut self.dropped_irc),
+            Kind::Telnet => (self.telnet.len(), &mut self.dropped_telnet),
+            Kind::Tls => (self.tls.len(), &mut self.dropped_tls),
+        };
+        if len >= self.cap {
+            *dropped += 1;
+            return false;
+        }
+        if self.bytes >= self.budget {
+            self.over_budget += 1;
+            return false;
+        }
+        true
+    }
+
+    /// Accounts `n` more bytes of kept records.
+    pub(crate) fn charge(&mut self, n: usize) {
+        self.bytes = self.bytes.saturating_add(n);
+    }
+}
+
+/// Estimated heap cost of a string: its bytes plus allocator overhead.
+pub(crate) fn est(s: &str) -> usize {
+    if s.is_empty() { 0 } else { s.len() + 16 }
 }
 
 /// Where a parser's bytes came from: flow, time and both endpoints.

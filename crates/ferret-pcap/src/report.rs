@@ -1,10 +1,15 @@
 //! The serialisable result of an analysis: [`NetworkReport`] and its parts.
 //! docs/network.md documents the JSON form field by field.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
+
+/// A short name from a fixed vocabulary (`tcp`, `A`, `NOERROR`, ...): borrowed
+/// from static text when known, so records cost no allocation for it.
+pub type Label = Cow<'static, str>;
 
 /// Everything ferret learned from one capture. Every sandbox report embeds it as
 /// its `network` section.
@@ -81,7 +86,7 @@ pub struct Flow {
     /// Index of the flow; L7 records refer to it.
     pub id: u32,
     /// `tcp`, `udp`, `icmp`, `icmpv6` or the IP protocol number.
-    pub proto: String,
+    pub proto: Label,
     /// Initiator address.
     pub src: IpAddr,
     /// Initiator port.
@@ -111,7 +116,7 @@ pub struct Flow {
     /// TCP: the three-way handshake was seen (SYN, SYN-ACK).
     pub handshake: bool,
     /// Application protocol recognised in the flow (`http`, `dns`, `irc`, `telnet`, `tls`).
-    pub app: Option<String>,
+    pub app: Option<Label>,
 }
 
 /// One IP address and what it did.
@@ -137,16 +142,9 @@ pub struct Endpoint {
     pub ports_total: usize,
     /// DNS names seen resolving to it (at most 20).
     pub names: Vec<String>,
-    /// ISO country code (GeoIP).
-    pub country: Option<String>,
-    /// Country name in English (GeoIP).
-    pub country_name: Option<String>,
-    /// City name in English (GeoIP).
-    pub city: Option<String>,
-    /// Autonomous system number (GeoIP ASN database).
-    pub asn: Option<u32>,
-    /// Organisation owning the autonomous system.
-    pub as_org: Option<String>,
+    /// GeoIP location and AS, when databases were given and know the address
+    /// (boxed: most endpoints of a large capture have none, or share the cost).
+    pub geo: Option<Box<Geo>>,
     /// Matches a blacklist entry (address, network or a name resolving to it).
     pub blacklisted: bool,
 }
@@ -155,7 +153,7 @@ pub struct Endpoint {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PortStat {
     /// `tcp` or `udp`.
-    pub proto: String,
+    pub proto: Label,
     /// Responder port.
     pub port: u16,
     /// Flows to it.
@@ -182,7 +180,7 @@ pub struct DnsMessage {
     /// Receiver port.
     pub dport: u16,
     /// `udp` or `tcp`.
-    pub transport: String,
+    pub transport: Label,
     /// Transaction id.
     pub id: u16,
     /// It is a response (QR bit).
@@ -190,7 +188,7 @@ pub struct DnsMessage {
     /// Opcode (0 = standard query).
     pub opcode: u8,
     /// Response code name (`NOERROR`, `NXDOMAIN`, ...).
-    pub rcode: String,
+    pub rcode: Label,
     /// The 16 flag bits of the header.
     pub flags: u16,
     /// Questions.
@@ -211,7 +209,7 @@ pub struct DnsQuestion {
     /// Queried name, without the trailing dot.
     pub name: String,
     /// Type name (`A`, `AAAA`, ... or `TYPE<n>`).
-    pub rtype: String,
+    pub rtype: Label,
     /// Class (1 = IN).
     pub class: u16,
 }
@@ -222,7 +220,7 @@ pub struct DnsRecord {
     /// Owner name.
     pub name: String,
     /// Type name.
-    pub rtype: String,
+    pub rtype: Label,
     /// Class.
     pub class: u16,
     /// Time to live in seconds.
@@ -312,11 +310,11 @@ pub struct TelnetNegotiation {
     /// Sent by the client.
     pub from_client: bool,
     /// `WILL`, `WONT`, `DO`, `DONT` or `SB` (subnegotiation).
-    pub command: String,
+    pub command: Label,
     /// Option code.
     pub option: u8,
     /// Option name (`ECHO`, `TERMINAL-TYPE`, ...).
-    pub option_name: String,
+    pub option_name: Label,
 }
 
 /// Data carried by one telnet segment (commands removed).
@@ -391,7 +389,7 @@ pub struct Anomaly {
     /// Stable identifier: `ip_scan`, `port_scan`, `syn_without_handshake`,
     /// `blacklisted_endpoint`, `malformed_packets`, `malformed_dns`,
     /// `many_domains`, `exploit_web_path`, `telnet_bruteforce`, `irc_c2`.
-    pub kind: String,
+    pub kind: Label,
     /// Address responsible, when one is.
     pub source: Option<IpAddr>,
     /// What it was aimed at (address, port, path, name), when one thing.
@@ -422,4 +420,19 @@ pub struct InputError {
     pub offset: u64,
     /// Number of the packet that could not be read.
     pub packet: Option<u64>,
+}
+
+/// What GeoIP databases know about an address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Geo {
+    /// ISO country code.
+    pub country: Option<String>,
+    /// Country name in English.
+    pub country_name: Option<String>,
+    /// City name in English.
+    pub city: Option<String>,
+    /// Autonomous system number.
+    pub asn: Option<u32>,
+    /// Organisation owning the autonomous system.
+    pub as_org: Option<String>,
 }

@@ -2,7 +2,7 @@
 //! login and password prompts.
 
 use crate::records::{Ctx, text};
-use crate::report::{TelnetCredential, TelnetData, TelnetNegotiation, TelnetSession};
+use crate::report::{Label, TelnetCredential, TelnetData, TelnetNegotiation, TelnetSession};
 
 const IAC: u8 = 255;
 const SB: u8 = 250;
@@ -15,7 +15,7 @@ const MAX_LINE: usize = 256;
 const TAIL: usize = 64;
 
 /// Name of a telnet option.
-pub fn option_name(o: u8) -> String {
+pub fn option_name(o: u8) -> Label {
     let s = match o {
         0 => "BINARY",
         1 => "ECHO",
@@ -32,9 +32,9 @@ pub fn option_name(o: u8) -> String {
         37 => "AUTHENTICATION",
         38 => "ENCRYPT",
         39 => "NEW-ENVIRON",
-        _ => return format!("OPTION-{o}"),
+        _ => return Label::Owned(format!("OPTION-{o}")),
     };
-    s.to_string()
+    Label::Borrowed(s)
 }
 
 /// Does `data` start with a telnet option negotiation?
@@ -98,11 +98,11 @@ impl TelnetConn {
             return None;
         }
         if self.session.is_none() {
-            if ctx.rec.telnet.len() >= ctx.rec.cap {
-                ctx.rec.dropped_telnet += 1;
+            if !ctx.rec.admit(crate::records::Kind::Telnet) {
                 self.dropped = true;
                 return None;
             }
+            ctx.rec.charge(std::mem::size_of::<TelnetSession>());
             let (client, client_port) = ctx.ends[0];
             let (server, server_port) = ctx.ends[1];
             ctx.rec.telnet.push(TelnetSession {
@@ -160,9 +160,12 @@ impl TelnetConn {
         }
         self.st[dir] = st;
         let ts = ctx.ts;
+        let mut added = 0usize;
+        let over = ctx.rec.bytes >= ctx.rec.budget;
         if let Some(s) = self.session(ctx) {
             for (cmd, opt) in negs {
-                if s.negotiations.len() < MAX_ITEMS {
+                if s.negotiations.len() < MAX_ITEMS && !over {
+                    added += std::mem::size_of::<TelnetNegotiation>();
                     let command = match cmd {
                         251 => "WILL",
                         252 => "WONT",
@@ -173,20 +176,23 @@ impl TelnetConn {
                     s.negotiations.push(TelnetNegotiation {
                         ts,
                         from_client: dir == 0,
-                        command: command.into(),
+                        command: Label::Borrowed(command),
                         option: opt,
                         option_name: option_name(opt),
                     });
                 }
             }
-            if !plain.is_empty() && s.data.len() < MAX_ITEMS {
+            if !plain.is_empty() && s.data.len() < MAX_ITEMS && !over {
+                let text = text(&plain, 4096);
+                added += std::mem::size_of::<TelnetData>() + crate::records::est(&text);
                 s.data.push(TelnetData {
                     ts,
                     from_client: dir == 0,
-                    text: text(&plain, 4096),
+                    text,
                 });
             }
         }
+        ctx.rec.charge(added);
         if dir == 1 {
             self.server_text(&plain);
         } else {

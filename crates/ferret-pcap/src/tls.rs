@@ -59,9 +59,14 @@ impl TlsConn {
         match hello(whole) {
             Ok(Some(h)) => {
                 self.done = true;
-                if ctx.rec.tls.len() >= ctx.rec.cap {
-                    ctx.rec.dropped_tls += 1;
-                } else {
+                if ctx.rec.admit(crate::records::Kind::Tls) {
+                    let est = std::mem::size_of::<TlsClientHello>()
+                        + h.1.as_deref().map_or(0, crate::records::est)
+                        + h.2
+                            .iter()
+                            .map(|a| 24 + crate::records::est(a))
+                            .sum::<usize>();
+                    ctx.rec.charge(est);
                     let (src, sport) = ctx.src(dir);
                     let (dst, dport) = ctx.dst(dir);
                     ctx.rec.tls.push(TlsClientHello {

@@ -347,7 +347,7 @@ fn anomalies_scans_exploits_bruteforce_blacklist() {
         .add_list("203.0.113.0/24\n", "test")
         .unwrap_or_else(|e| panic!("{e}"));
     let r = analyze_reader(&pcap[..], &opts).unwrap_or_else(|e| panic!("{e}"));
-    let kinds: Vec<&str> = r.anomalies.iter().map(|a| a.kind.as_str()).collect();
+    let kinds: Vec<&str> = r.anomalies.iter().map(|a| &*a.kind).collect();
     for k in [
         "ip_scan",
         "port_scan",
