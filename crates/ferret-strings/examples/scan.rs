@@ -19,13 +19,17 @@ fn main() -> ExitCode {
             }
         };
         let t = Instant::now();
+        let n = ferret_strings::iter_strings(&data, &opts).count();
+        let extract_secs = t.elapsed().as_secs_f64();
+        let t = Instant::now();
         let analysis = ferret_strings::analyze(&data, &opts);
         let secs = t.elapsed().as_secs_f64();
+        let mb = data.len() as f64 / 1e6;
         eprintln!(
-            "{path}: {} bytes, {} strings, {:.1} MB/s",
+            "{path}: {} bytes, {n} strings; strings {:.0} MB/s, strings+IOCs {:.0} MB/s",
             data.len(),
-            analysis.strings.total,
-            data.len() as f64 / secs / 1e6
+            mb / extract_secs,
+            mb / secs
         );
         match serde_json::to_string_pretty(&analysis.iocs) {
             Ok(json) => println!("{path}\n{json}"),

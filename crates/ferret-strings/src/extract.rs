@@ -232,28 +232,43 @@ struct AsciiScanner<'d> {
     min_len: usize,
 }
 
+// Both scanners skip ahead by probing: a run of at least `min_len`
+// characters starting at or after `pos` must cover the character at
+// `pos + min_len - 1`. If that one is not printable, no run can start before
+// it, so the scan jumps past it; this reads only about one byte in `min_len`
+// of non-text data. Invariant: the character before `pos` (if any) ends no
+// run, so the backward scan from a printable probe stops at `pos`.
+
 impl<'d> Iterator for AsciiScanner<'d> {
     type Item = FoundString<'d>;
 
     fn next(&mut self) -> Option<FoundString<'d>> {
         let data = self.data;
-        let mut i = self.pos;
+        let len = data.len();
+        let mut pos = self.pos;
         loop {
-            // Skip non-printable bytes, then take the printable run.
-            while i < data.len() && !printable(data[i]) {
-                i += 1;
-            }
-            if i >= data.len() {
-                self.pos = i;
+            let probe = pos.checked_add(self.min_len - 1)?;
+            if probe >= len {
+                self.pos = len;
                 return None;
             }
-            let start = i;
-            while i < data.len() && printable(data[i]) {
-                i += 1;
+            if !printable(data[probe]) {
+                pos = probe + 1;
+                continue;
             }
-            if i - start >= self.min_len {
-                self.pos = i;
-                let bytes = &data[start..i];
+            let mut start = probe;
+            while start > pos && printable(data[start - 1]) {
+                start -= 1;
+            }
+            let mut end = probe + 1;
+            while end < len && printable(data[end]) {
+                end += 1;
+            }
+            // data[end] (if any) is not printable: resume after it.
+            pos = end + 1;
+            if end - start >= self.min_len {
+                self.pos = pos.min(len);
+                let bytes = &data[start..end];
                 // Printable bytes are ASCII, so this cannot fail; the fallback
                 // keeps the code panic-free regardless.
                 let value = match std::str::from_utf8(bytes) {
@@ -287,6 +302,12 @@ impl<'d> Utf16Scanner<'d> {
             min_len,
         }
     }
+
+    /// `true` when the unit at byte `i` is a printable ASCII code unit.
+    #[inline(always)]
+    fn unit(&self, i: usize) -> bool {
+        matches!((self.data.get(i), self.data.get(i + 1)), (Some(&lo), Some(&0)) if printable(lo))
+    }
 }
 
 impl<'d> Iterator for Utf16Scanner<'d> {
@@ -294,31 +315,31 @@ impl<'d> Iterator for Utf16Scanner<'d> {
 
     fn next(&mut self) -> Option<FoundString<'d>> {
         let data = self.data;
-        let mut i = self.pos;
+        let len = data.len();
+        let mut pos = self.pos;
         loop {
-            // Find the next unit `printable, 0`. Most bytes of a binary fail
-            // the high-byte test, so check it first.
-            loop {
-                match (data.get(i), data.get(i + 1)) {
-                    (Some(&lo), Some(&0)) if printable(lo) => break,
-                    (Some(_), Some(_)) => i += 2,
-                    _ => {
-                        self.pos = data.len();
-                        return None;
-                    }
-                }
+            let probe = pos.checked_add((self.min_len - 1).checked_mul(2)?)?;
+            if probe.checked_add(1)? >= len {
+                self.pos = len;
+                return None;
             }
-            let start = i;
-            while let (Some(&lo), Some(&0)) = (data.get(i), data.get(i + 1)) {
-                if !printable(lo) {
-                    break;
-                }
-                i += 2;
+            if !self.unit(probe) {
+                pos = probe + 2;
+                continue;
             }
-            let chars = (i - start) / 2;
+            let mut start = probe;
+            while start > pos && self.unit(start - 2) {
+                start -= 2;
+            }
+            let mut end = probe + 2;
+            while self.unit(end) {
+                end += 2;
+            }
+            pos = end + 2;
+            let chars = (end - start) / 2;
             if chars >= self.min_len {
-                self.pos = i;
-                let value: String = data[start..i]
+                self.pos = pos.min(len);
+                let value: String = data[start..end]
                     .iter()
                     .step_by(2)
                     .map(|&b| char::from(b))
@@ -519,6 +540,80 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    /// Straightforward byte-by-byte reference for the skipping scanners.
+    fn reference(data: &[u8], min_len: usize) -> Vec<(u64, Encoding, String)> {
+        let mut out = Vec::new();
+        let mut run = String::new();
+        for (i, &b) in data.iter().chain(std::iter::once(&0xff)).enumerate() {
+            if printable(b) && i < data.len() {
+                run.push(char::from(b));
+            } else {
+                if run.len() >= min_len {
+                    out.push(((i - run.len()) as u64, Encoding::Ascii, run.clone()));
+                }
+                run.clear();
+            }
+        }
+        for align in 0..2 {
+            let mut i = align;
+            let mut start = i;
+            run.clear();
+            loop {
+                let unit = data.get(i).zip(data.get(i + 1));
+                match unit {
+                    Some((&lo, &0)) if printable(lo) => {
+                        if run.is_empty() {
+                            start = i;
+                        }
+                        run.push(char::from(lo));
+                    }
+                    _ => {
+                        if run.len() >= min_len {
+                            out.push((start as u64, Encoding::Utf16le, run.clone()));
+                        }
+                        run.clear();
+                        if unit.is_none() {
+                            break;
+                        }
+                    }
+                }
+                i += 2;
+            }
+        }
+        out.sort_by_key(|x| x.0);
+        out
+    }
+
+    #[test]
+    fn matches_reference_on_random_data() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..200 {
+            let len = (next() % 600) as usize;
+            // Mix of text, zero bytes (UTF-16 high bytes) and binary noise.
+            let data: Vec<u8> = (0..len)
+                .map(|_| match next() % 8 {
+                    0..=3 => b'a' + (next() % 26) as u8,
+                    4 | 5 => 0,
+                    6 => b'\t',
+                    _ => (next() % 256) as u8,
+                })
+                .collect();
+            let min_len = 1 + round % 7;
+            let got = values(&data, &opts(min_len));
+            assert_eq!(
+                got,
+                reference(&data, min_len),
+                "round {round}, min_len {min_len}"
+            );
+        }
     }
 
     #[test]

