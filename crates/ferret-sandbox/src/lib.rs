@@ -21,6 +21,31 @@
 //! as a [`DeniedSyscall`] (see the `seccomp` module docs for why the sandbox, not the
 //! tracer, records them).
 //!
+//! # Tracer contract
+//!
+//! 1. [`Sandbox::spawn`] returns once the sample's process exists, is inside every
+//!    namespace and cgroup, has its rlimits, `no_new_privs` and the deny-list filter,
+//!    and is blocked reading a pipe (pid [`Spawned::ns_pid`], normally 2, inside).
+//! 2. The tracer `PTRACE_SEIZE`s [`Spawned::host_pid`] with its options
+//!    (`TRACEFORK|VFORK|CLONE|EXEC|EXITKILL|TRACESECCOMP`). The host's root needs no
+//!    special arrangement: the sample is an unprivileged host uid.
+//! 3. [`Spawned::release`]: the sample installs [`SpawnSpec::extra_seccomp`] (the
+//!    tracer's `SECCOMP_RET_TRACE` filter) and calls `execve`: the tracer sees a
+//!    seccomp stop for it (if its filter traces execve), then `PTRACE_EVENT_EXEC`.
+//!    Nothing of the sample runs before. Without a tracer the caller just releases.
+//! 4. The tracer keeps reaping its tracees until they exit (see [`Sandbox::wait`]);
+//!    [`Sandbox::stop`]/[`Sandbox::teardown`] SIGKILL everything, the tracer then sees
+//!    the exits. [`PidMap`] translates host pids to sandbox pids and back.
+//!
+//! # Denied calls are observable, but not as ptrace stops
+//!
+//! The deny-list's action is `SECCOMP_RET_USER_NOTIF`, which takes precedence over the
+//! tracer's `SECCOMP_RET_TRACE`: a denied call never produces a seccomp stop, and with
+//! seccomp-only tracing (no `PTRACE_SYSCALL`) the tracer does not see it. The sandbox's
+//! supervisor thread answers each one with `EPERM` and records pid, arch, number and
+//! arguments in [`Outcome::denied_syscalls`]; merge them into the event stream from
+//! there. A tracer using `PTRACE_SYSCALL` stops also sees them, returning `-EPERM`.
+//!
 //! The process that uses this crate must not reap children it did not create
 //! (`waitpid(-1)` or `SIGCHLD` set to `SIG_IGN` would steal the sandbox init's status).
 
@@ -449,6 +474,9 @@ pub struct Outcome {
     pub sample_exit: Option<ExitStatus>,
     /// `execve` of the sample failed with this errno.
     pub exec_errno: Option<i32>,
+    /// The sample's pre-exec setup (after the spawn returned) failed: step and error.
+    /// The sample then exits with status 1 without running.
+    pub setup_error: Option<String>,
     /// Processes still alive when the sandbox was stopped (and killed), init included.
     pub killed_at_stop: usize,
     /// Processes killed by the OOM killer in the task's memory cgroup.
@@ -502,6 +530,7 @@ struct Shared {
     stderr_cap: usize,
     sample_status: Option<i32>,
     exec_errno: Option<i32>,
+    setup_error: Option<String>,
     denied: Vec<DeniedSyscall>,
     denied_total: u64,
     errors: Vec<String>,
@@ -1017,7 +1046,12 @@ impl Sandbox {
         Ok((plan, desc))
     }
 
-    /// Waits until every process of the task has exited, or `deadline` passes.
+    /// Waits until every process of the task has exited, or `deadline` passes. May be
+    /// called again with a later deadline; [`Outcome::timed_out`] reflects the last call.
+    ///
+    /// A tracer must keep reaping its tracees (`waitpid(.., __WALL)`) or detach: a
+    /// traced process that died stays a zombie until its tracer reaps it, and the task
+    /// is not over before that.
     pub fn wait(&mut self, deadline: Instant) -> Result<WaitStatus> {
         let Some(init) = self.init.as_mut() else {
             return Err(Error::State("nothing was spawned".into()));
@@ -1041,8 +1075,13 @@ impl Sandbox {
             }
         }
         let now = Instant::now();
-        let mut sh = lock(&self.shared);
-        sh.ended_at.get_or_insert(now);
+        lock(&self.shared).ended_at.get_or_insert(now);
+        // Init exits only once its pid namespace is empty; the cgroup files follow
+        // within moments.
+        if let Some(cg) = &self.cgroups {
+            cg.wait_empty(Duration::from_secs(2));
+        }
+        self.timed_out = false;
         Ok(WaitStatus::Exited)
     }
 
@@ -1224,6 +1263,7 @@ impl Sandbox {
             timed_out: self.timed_out,
             sample_exit: sh.sample_status.map(ExitStatus::from_raw),
             exec_errno: sh.exec_errno,
+            setup_error: sh.setup_error.take(),
             killed_at_stop: self.killed_at_stop,
             oom_kills: c.oom_kills,
             memory_limit_hits: c.memory_limit_hits,
@@ -1331,8 +1371,8 @@ fn supervise(
                                     let stage = child::stage_name(u32::from_ne_bytes([
                                         msg[4], msg[5], msg[6], msg[7],
                                     ]));
-                                    sh.errors.push(format!(
-                                        "sample setup failed while {stage}: {}",
+                                    sh.setup_error = Some(format!(
+                                        "{stage}: {}",
                                         io::Error::from_raw_os_error(val as i32)
                                     ));
                                 }
@@ -1369,8 +1409,21 @@ fn supervise(
     }
     // The host only closes `stop` once every process is gone: whatever is still in the
     // output pipes is complete and ends in EOF.
-    while out.is_some() && !drain(shared, &mut out, true, &mut buf) {}
-    while err.is_some() && !drain(shared, &mut err, false, &mut buf) {}
+    for (slot, is_out) in [(&mut out, true), (&mut err, false)] {
+        while let Some(f) = slot.as_ref() {
+            let ready = sys::poll(&[(f.as_fd(), libc::POLLIN)], 1000).unwrap_or_default();
+            if ready.first().copied().unwrap_or(0) == 0 {
+                lock(shared).errors.push(format!(
+                    "the sample's {} pipe stayed open after the stop",
+                    if is_out { "stdout" } else { "stderr" }
+                ));
+                break;
+            }
+            if drain(shared, slot, is_out, &mut buf) {
+                *slot = None;
+            }
+        }
+    }
 }
 
 /// Reads what is available on an output pipe into its capture; true at EOF.
@@ -1381,7 +1434,8 @@ fn drain(
     buf: &mut [u8],
 ) -> bool {
     let Some(f) = slot.as_mut() else { return true };
-    loop {
+    // Bounded per wakeup so a flood cannot starve the seccomp listener.
+    for _ in 0..16 {
         match f.read(buf) {
             Ok(0) => return true,
             Ok(n) => {
@@ -1407,6 +1461,7 @@ fn drain(
             }
         }
     }
+    false
 }
 
 fn handle_notification(shared: &Mutex<Shared>, listener: &OwnedFd, started: Instant) {

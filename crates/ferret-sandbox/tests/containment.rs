@@ -245,6 +245,29 @@ fn runs_true() {
     assert_eq!(r.outcome.killed_at_stop, 0);
     assert_eq!(r.outcome.denied_total, 0);
     eprintln!("/bin/true: {:?} from release to exit", r.elapsed);
+
+    // Fixed cost of a whole task, phase by phase (printed; the budget is generous
+    // because CI machines are shared).
+    let t0 = Instant::now();
+    let mut sb = Sandbox::new(config()).unwrap();
+    let t_new = t0.elapsed();
+    let spawned = sb.spawn(SpawnSpec::new(["/bin/true"])).unwrap();
+    let t_spawn = t0.elapsed();
+    spawned.release().unwrap();
+    assert_eq!(
+        sb.wait(Instant::now() + Duration::from_secs(20)).unwrap(),
+        WaitStatus::Exited
+    );
+    let t_run = t0.elapsed();
+    sb.teardown().unwrap();
+    let t_all = t0.elapsed();
+    eprintln!(
+        "fixed cost: new {t_new:?}, +spawn {:?}, +run {:?}, +teardown {:?}, total {t_all:?}",
+        t_spawn - t_new,
+        t_run - t_spawn,
+        t_all - t_run
+    );
+    assert!(t_all < Duration::from_secs(5), "{t_all:?}");
 }
 
 #[test]
