@@ -128,4 +128,41 @@ mod tests {
         let a = analyze(&big, &StringOptions::default());
         assert_eq!(a.strings.total, 1);
     }
+
+    #[test]
+    fn adversarial_strings_stay_linear() {
+        // One long printable string per shape; each must scan in well under a
+        // second even in the debug profile (quadratic behaviour would take
+        // minutes at this size).
+        let shapes: &[&str] = &[
+            "1.",
+            "1.2.3.4.",
+            "a.",
+            "a-",
+            "a@",
+            "@a",
+            "/a",
+            "~/",
+            "http://",
+            "http://a.com/)",
+            "::",
+            "1:",
+            "sh -c ",
+            "; wget ",
+            "| sh ",
+            "a ",
+            "%s",
+            "x.sh ",
+            "cd /tmp;",
+        ];
+        for shape in shapes {
+            let data = shape.repeat(400_000 / shape.len());
+            let t = std::time::Instant::now();
+            let a = analyze(data.as_bytes(), &StringOptions::default());
+            let took = t.elapsed();
+            eprintln!("{shape:?}: {took:?}");
+            assert_eq!(a.strings.total, 1, "{shape:?}");
+            assert!(took.as_secs_f64() < 5.0, "{shape:?} took {took:?}");
+        }
+    }
 }

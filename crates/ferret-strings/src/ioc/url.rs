@@ -79,28 +79,37 @@ pub(crate) fn scan_urls<'s>(s: &'s str, mut emit: impl FnMut(usize, FoundUrl<'s>
     }
 }
 
-/// Drops trailing punctuation that belongs to the surrounding text.
+/// Drops trailing punctuation that belongs to the surrounding text. A closing
+/// bracket stays when the URL opened one (`.../Foo_(bar)`). Bracket counts are
+/// taken once and updated while trimming, so a long tail of `)` stays linear.
 fn trim_end(b: &[u8], start: usize, mut end: usize) -> usize {
-    loop {
-        let Some(&last) = b.get(end.wrapping_sub(1)).filter(|_| end > start) else {
-            return end;
-        };
-        let unbalanced = |open: u8, close: u8| {
-            let body = &b[start..end];
-            body.iter().filter(|&&c| c == close).count()
-                > body.iter().filter(|&&c| c == open).count()
+    let Some(body) = b.get(start..end) else {
+        return end;
+    };
+    let count = |c: u8| body.iter().filter(|&&x| x == c).count();
+    let (open_paren, mut close_paren) = (count(b'('), count(b')'));
+    let (open_bracket, mut close_bracket) = (count(b'['), count(b']'));
+    while end > start {
+        let Some(&last) = b.get(end - 1) else {
+            break;
         };
         let drop = match last {
             b'.' | b',' | b':' | b'!' | b'?' => true,
-            b')' => unbalanced(b'(', b')'),
-            b']' => unbalanced(b'[', b']'),
+            b')' => close_paren > open_paren,
+            b']' => close_bracket > open_bracket,
             _ => false,
         };
         if !drop {
-            return end;
+            break;
+        }
+        match last {
+            b')' => close_paren -= 1,
+            b']' => close_bracket -= 1,
+            _ => {}
         }
         end -= 1;
     }
+    end
 }
 
 fn parse(s: &str, start: usize, sep: usize, body_start: usize, end: usize) -> Option<FoundUrl<'_>> {
@@ -234,6 +243,14 @@ mod tests {
             urls("\"http://a.example.com\",\"http://b.example.com\"").len(),
             2
         );
+    }
+
+    #[test]
+    fn long_bracket_tail_is_linear() {
+        let s = format!("http://example.com/{}", ")".repeat(2_000_000));
+        let t = std::time::Instant::now();
+        assert_eq!(urls(&s), [pair("http://example.com/", "example.com")]);
+        assert!(t.elapsed().as_secs() < 5, "took {:?}", t.elapsed());
     }
 
     #[test]
