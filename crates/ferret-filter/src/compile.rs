@@ -2,6 +2,7 @@
 //! the field's type, strings pre-lowered, lists turned into sets, macros and lists
 //! expanded, constant parts folded.
 
+use std::cell::Cell;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -210,6 +211,10 @@ pub enum Node {
     Exists(FieldRef),
     /// A comparison.
     Test(Box<(FieldRef, TestBox)>),
+    /// A comparison of two fields (`fs.path.name = val(proc.exepath)`).
+    FieldCmp(Box<(FieldRef, Op, FieldRef)>),
+    /// A macro's tree whose result is cached per event in [`Memo`] slot `.0`.
+    Memo(u32, Box<Node>),
 }
 
 /// Opaque compiled comparison.
@@ -298,6 +303,7 @@ pub struct Compiler<'d> {
     builtin: FxHashMap<&'static str, Expr>,
     stack: Vec<String>,
     info: CompileInfo,
+    memo_slots: u32,
 }
 
 impl fmt::Debug for Compiler<'_> {
@@ -352,7 +358,13 @@ impl<'d> Compiler<'d> {
             builtin,
             stack: Vec::new(),
             info: CompileInfo::default(),
+            memo_slots: 0,
         }
+    }
+
+    /// Number of [`Memo`] slots the compiled trees use.
+    pub fn memo_slots(&self) -> usize {
+        self.memo_slots as usize
     }
 
     /// Compiles `expr`; returns the tree and the absent fields it depends on.
@@ -380,7 +392,12 @@ impl<'d> Compiler<'d> {
                 match out.len() {
                     0 => Node::Const(true),
                     1 => out.pop().unwrap_or(Node::Const(true)),
-                    _ => Node::And(out.into_boxed_slice()),
+                    _ => {
+                        // Pure, side-effect-free tests: running the cheapest first keeps
+                        // the short-circuit result and skips most of the expensive work.
+                        out.sort_by_key(Node::cost);
+                        Node::And(out.into_boxed_slice())
+                    }
                 }
             }
             Expr::Or(items) => {
@@ -394,6 +411,7 @@ impl<'d> Compiler<'d> {
                     }
                 }
                 merge_type_tests(&mut out);
+                out.sort_by_key(Node::cost);
                 match out.len() {
                     0 => Node::Const(false),
                     1 => out.pop().unwrap_or(Node::Const(false)),
@@ -453,6 +471,14 @@ impl<'d> Compiler<'d> {
             e
         })?;
         self.info.absent_fields.extend(absent.iter().cloned());
+        // Worth caching only when evaluating it costs more than a cache lookup.
+        let node = if node.cost() >= 4 && !matches!(node, Node::Memo(..)) {
+            let slot = self.memo_slots;
+            self.memo_slots += 1;
+            Node::Memo(slot, Box::new(node))
+        } else {
+            node
+        };
         self.cache.insert(name.to_owned(), (node.clone(), absent));
         Ok(node)
     }
@@ -515,6 +541,39 @@ impl<'d> Compiler<'d> {
             }
         };
         let ty = field.info.ty;
+        if let Some(Operand::Field(other)) = value {
+            let rhs = FieldRef::parse(&other.text).map_err(|e| {
+                let mut err = cerr(other.pos, e.0);
+                err.unknown_field = Some(other.text.clone());
+                err
+            })?;
+            if !matches!(
+                op,
+                Op::Eq
+                    | Op::Ne
+                    | Op::Lt
+                    | Op::Le
+                    | Op::Gt
+                    | Op::Ge
+                    | Op::Contains
+                    | Op::StartsWith
+                    | Op::EndsWith
+            ) {
+                return Err(cerr(
+                    pos,
+                    format!("operator '{}' cannot compare with val(...)", op.as_str()),
+                ));
+            }
+            if field.is_absent() || rhs.is_absent() {
+                self.info.absent_fields.push(if field.is_absent() {
+                    name.to_owned()
+                } else {
+                    other.text.clone()
+                });
+                return Ok(Node::Const(false));
+            }
+            return Ok(Node::FieldCmp(Box::new((field, op, rhs))));
+        }
         // Values as text (lists expanded).
         let mut vals: Vec<String> = Vec::new();
         let vpos = match value {
@@ -526,7 +585,7 @@ impl<'d> Compiler<'d> {
                 self.expand_list(items, &mut vals, 0)?;
                 items.first().map_or(pos, |l| l.pos)
             }
-            None => pos,
+            Some(Operand::Field(_)) | None => pos,
         };
         if field.is_absent() {
             self.info.absent_fields.push(name.to_owned());
@@ -931,6 +990,37 @@ pub struct EvalCtx<'a> {
     pub ctx: Ctx<'a>,
     /// `TypeTable` id of the event's type, if any filter mentions it.
     pub type_id: Option<u16>,
+    /// Per-event cache of macro results shared by all rules (`None`: no caching).
+    pub memo: Option<&'a Memo>,
+}
+
+/// Per-event cache of macro results: a macro used by many rules (`open_write`,
+/// `spawned_process`) is evaluated once per event. Call [`Memo::next_event`] before each
+/// event.
+#[derive(Debug)]
+pub struct Memo {
+    generation: Cell<u32>,
+    slots: Box<[Cell<u32>]>,
+}
+
+impl Memo {
+    /// A cache with `slots` entries ([`Compiler::memo_slots`]).
+    pub fn new(slots: usize) -> Memo {
+        Memo {
+            generation: Cell::new(1),
+            slots: (0..slots).map(|_| Cell::new(0)).collect(),
+        }
+    }
+    /// Invalidates every entry.
+    pub fn next_event(&self) {
+        let g = self.generation.get() + 1;
+        if g >= u32::MAX >> 1 {
+            self.slots.iter().for_each(|c| c.set(0));
+            self.generation.set(1);
+        } else {
+            self.generation.set(g);
+        }
+    }
 }
 
 impl Node {
@@ -943,6 +1033,34 @@ impl Node {
             Node::Not(n) => !n.eval(c),
             Node::TypeIn(set) => c.type_id.is_some_and(|id| set.contains(id)),
             Node::Exists(f) => fields::for_each_value(f, &c.ctx, &mut |_| true),
+            Node::Memo(slot, n) => {
+                let Some(m) = c.memo else { return n.eval(c) };
+                let Some(cell) = m.slots.get(*slot as usize) else {
+                    return n.eval(c);
+                };
+                let g = m.generation.get();
+                let v = cell.get();
+                if v >> 1 == g {
+                    return v & 1 == 1;
+                }
+                let r = n.eval(c);
+                cell.set(g << 1 | u32::from(r));
+                r
+            }
+            Node::FieldCmp(b) => {
+                let (l, op, r) = &**b;
+                let (Some(a), Some(b)) = (fields::extract(l, &c.ctx), fields::extract(r, &c.ctx))
+                else {
+                    return false;
+                };
+                if let (Val::Int(x), Val::Int(y)) = (&a, &b) {
+                    return cmp_ord(*op, x.cmp(y));
+                }
+                let (mut x, mut y) = (String::new(), String::new());
+                a.render(&mut x);
+                b.render(&mut y);
+                str_test(*op, &y, None, &x)
+            }
             Node::Test(b) => {
                 let (field, TestBox(test)) = &**b;
                 if field.is_multi() {
@@ -954,11 +1072,38 @@ impl Node {
         }
     }
 
+    /// Rough evaluation cost, used to order `and`/`or` operands cheapest first.
+    pub fn cost(&self) -> u32 {
+        match self {
+            Node::Const(_) => 0,
+            Node::TypeIn(_) => 1,
+            Node::Exists(f) => field_cost(f),
+            Node::Not(n) => n.cost(),
+            // Counted at full cost: ordering by it lets cheap tests reject first.
+            Node::Memo(_, n) => n.cost(),
+            Node::And(items) | Node::Or(items) => {
+                items.iter().map(Node::cost).fold(0u32, u32::saturating_add)
+            }
+            Node::FieldCmp(b) => field_cost(&b.0) + field_cost(&b.2) + 4,
+            Node::Test(b) => {
+                let t = match &b.1.0 {
+                    Test::Bool { .. } | Test::Num { .. } | Test::NumSet(_) | Test::Ip { .. } => 1,
+                    Test::Str { .. } | Test::StrSet(_) | Test::Bytes { .. } => 2,
+                    Test::Dyn { .. } | Test::DynSet { .. } => 3,
+                    Test::Glob { .. } => 4,
+                    Test::PMatch(p) => 2 + u32::try_from(p.len() / 4).unwrap_or(u32::MAX),
+                };
+                field_cost(&b.0).saturating_add(t)
+            }
+        }
+    }
+
     /// The event types this tree can match.
     pub fn possible_types(&self) -> Types {
         match self {
             Node::Const(false) => Types::Only(TypeSet::default()),
             Node::TypeIn(s) => Types::Only(s.clone()),
+            Node::Memo(_, n) => n.possible_types(),
             Node::And(items) => {
                 let mut acc: Option<TypeSet> = None;
                 for n in items.iter() {
@@ -989,12 +1134,49 @@ impl Node {
     pub fn fields(&self, out: &mut Vec<String>) {
         match self {
             Node::And(i) | Node::Or(i) => i.iter().for_each(|n| n.fields(out)),
-            Node::Not(n) => n.fields(out),
+            Node::Not(n) | Node::Memo(_, n) => n.fields(out),
             Node::TypeIn(_) => out.push("evt.type".into()),
             Node::Exists(f) => out.push(f.display()),
             Node::Test(b) => out.push(b.0.display()),
+            Node::FieldCmp(b) => {
+                out.push(b.0.display());
+                out.push(b.2.display());
+            }
             Node::Const(_) => {}
         }
+    }
+}
+
+fn field_cost(f: &FieldRef) -> u32 {
+    use fields::Field as F;
+    if f.is_multi() {
+        return 12;
+    }
+    match f.info.id {
+        F::EvtArgs
+        | F::ProcEnv
+        | F::EvtTime
+        | F::EvtTimeIso
+        | F::FsPathName
+        | F::FsPathSource
+        | F::FsPathTarget => 10,
+        F::ProcPname
+        | F::ProcPcmdline
+        | F::ProcPexe
+        | F::ProcPexePath
+        | F::ProcAname
+        | F::ProcApid
+        | F::ProcAexe
+        | F::ProcAexePath
+        | F::ProcAcmdline
+        | F::ProcSname
+        | F::ProcVpgidName
+        | F::ProcVpgidExe
+        | F::UserName
+        | F::GroupName
+        | F::UserLoginName => 4,
+        F::EvtArg | F::EvtRawArg | F::EvtIsOpenRead | F::EvtIsOpenWrite | F::EvtIsOpenExec => 3,
+        _ => 2,
     }
 }
 

@@ -1086,8 +1086,6 @@ pub fn format_iso8601(ts: u64) -> String {
     )
 }
 
-const OPEN_TYPES: [&str; 5] = ["open", "openat", "openat2", "creat", "open_by_handle_at"];
-
 fn category(ty: &str) -> &'static str {
     match ty {
         "open" | "openat" | "openat2" | "creat" | "read" | "write" | "pread64" | "pwrite64"
@@ -1107,22 +1105,38 @@ fn category(ty: &str) -> &'static str {
     }
 }
 
-fn open_flags<'a>(ctx: &Ctx<'a>) -> Option<(u64, &'a str)> {
-    if !OPEN_TYPES.contains(&ctx.ev.ty.as_ref()) {
+/// Open flags of an open-type call: the numeric value when the producer gave one, else
+/// the access mode and bits recovered from the symbolic text.
+fn open_flags(ctx: &Ctx<'_>) -> Option<u64> {
+    if !matches!(
+        ctx.ev.ty.as_ref(),
+        "open" | "openat" | "openat2" | "creat" | "open_by_handle_at"
+    ) {
         return None;
     }
     match ctx.ev.args.get("flags") {
-        Some(Value::Flags { value, text }) => Some((*value, text.as_str())),
-        Some(v) => v
-            .as_i64()
-            .and_then(|i| u64::try_from(i).ok())
-            .map(|v| (v, "")),
-        None => Some((if ctx.ev.ty == "creat" { 0o1101 } else { 0 }, "")),
+        Some(Value::Flags { value, text }) if *value != 0 || text.is_empty() => Some(*value),
+        Some(Value::Flags { text, .. }) | Some(Value::Str(text)) => Some(flags_from_text(text)),
+        Some(v) => v.as_i64().and_then(|i| u64::try_from(i).ok()),
+        None => Some(if ctx.ev.ty == "creat" { 0o1101 } else { 0 }),
     }
 }
 
-fn has_flag(text: &str, name: &str) -> bool {
-    text.split('|').any(|t| t.trim() == name)
+fn flags_from_text(text: &str) -> u64 {
+    let mut v = 0;
+    for t in text.split('|') {
+        v |= match t.trim() {
+            "O_WRONLY" => 1,
+            "O_RDWR" => 2,
+            "O_CREAT" => ferret_event::O_CREAT,
+            "O_TRUNC" => 0o1000,
+            "O_APPEND" => 0o2000,
+            "O_DIRECTORY" => ferret_event::O_DIRECTORY,
+            "O_CLOEXEC" => ferret_event::O_CLOEXEC,
+            _ => 0,
+        };
+    }
+    v
 }
 
 fn path_arg<'a>(ev: &'a Event, names: &[&str]) -> Option<&'a str> {
@@ -1298,14 +1312,10 @@ pub fn extract<'a>(field: &'a FieldRef, ctx: &Ctx<'a>) -> Option<Val<'a>> {
             FieldArg::Index(i) => ev.args.nth(*i).map(|a| Val::Arg(&a.value)),
             FieldArg::None => None,
         },
-        Field::EvtIsOpenRead => {
-            open_flags(ctx).map(|(v, t)| Val::Bool(v & 3 != 1 || has_flag(t, "O_RDWR")))
-        }
-        Field::EvtIsOpenWrite => open_flags(ctx).map(|(v, t)| {
-            Val::Bool(v & 3 != 0 || has_flag(t, "O_WRONLY") || has_flag(t, "O_RDWR"))
-        }),
-        Field::EvtIsOpenExec => open_flags(ctx).map(|(v, t)| {
-            let created = v & ferret_event::O_CREAT != 0 || has_flag(t, "O_CREAT");
+        Field::EvtIsOpenRead => open_flags(ctx).map(|v| Val::Bool(v & 3 != 1)),
+        Field::EvtIsOpenWrite => open_flags(ctx).map(|v| Val::Bool(v & 3 != 0)),
+        Field::EvtIsOpenExec => open_flags(ctx).map(|v| {
+            let created = v & ferret_event::O_CREAT != 0;
             let mode = ev.args.get("mode");
             let exec = match mode {
                 Some(Value::Flags { value, text }) => value & 0o111 != 0 || text.contains("S_IX"),

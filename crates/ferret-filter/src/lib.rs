@@ -11,8 +11,8 @@ mod glob;
 pub mod parse;
 
 pub use compile::{
-    BUILTIN_MACROS, CompileError, CompileInfo, Compiler, Definitions, EvalCtx, Net, NoDefinitions,
-    Node, TypeSet, TypeTable, Types,
+    BUILTIN_MACROS, CompileError, CompileInfo, Compiler, Definitions, EvalCtx, Memo, Net,
+    NoDefinitions, Node, TypeSet, TypeTable, Types,
 };
 pub use fields::{
     Ctx, FIELDS, FieldArg, FieldInfo, FieldRef, FieldType, Val, extract, field_info,
@@ -81,6 +81,7 @@ impl Filter {
         self.node.eval(&EvalCtx {
             ctx: Ctx { ev, view },
             type_id,
+            memo: None,
         })
     }
 

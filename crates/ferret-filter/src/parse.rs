@@ -116,6 +116,8 @@ pub enum Operand {
     Single(Lit),
     /// A parenthesised list.
     List(Vec<Lit>),
+    /// Another field's value: `val(proc.exepath)`.
+    Field(Lit),
 }
 
 /// Parsed filter expression.
@@ -445,6 +447,25 @@ impl Parser<'_> {
                     op.as_str()
                 ),
             ));
+        } else if self.b[self.i..].starts_with(b"val(") {
+            let start = self.i;
+            self.i += 4;
+            let fstart = self.i;
+            while self.peek().is_some_and(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'[' | b']')
+            }) {
+                self.i += 1;
+            }
+            if self.peek() != Some(b')') || self.i == fstart {
+                return Err(self.err(self.i, "expected a field name and ')' in val(...)"));
+            }
+            let name = self.src[fstart..self.i].to_owned();
+            self.i += 1;
+            Operand::Field(Lit {
+                text: name,
+                quoted: false,
+                pos: start,
+            })
         } else {
             Operand::Single(self.value(op)?)
         };

@@ -281,6 +281,7 @@ fn nested_lists_and_macros() {
     let ctx = EvalCtx {
         ctx: Ctx { ev: &evs[0], view },
         type_id: c.types.get("execve"),
+        memo: None,
     };
     assert!(
         node.eval(&ctx),
