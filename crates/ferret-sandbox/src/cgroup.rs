@@ -24,7 +24,7 @@ struct Mounts {
 }
 
 /// Undoes the `\040`-style octal escapes of /proc/self/mountinfo.
-fn unescape(field: &str) -> String {
+pub(crate) fn unescape(field: &str) -> String {
     let b = field.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -465,6 +465,41 @@ impl TaskCgroups {
         }
         failed
     }
+}
+
+/// Kills every process of a leftover task cgroup directory and removes it.
+pub(crate) fn kill_and_remove(dir: &Path) -> Result<(), String> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    let kill = dir.join("cgroup.kill");
+    if kill.exists() {
+        let _ = fs::write(&kill, "1");
+    }
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let procs: Vec<i32> = fs::read_to_string(dir.join("cgroup.procs"))
+            .map(|t| t.lines().filter_map(|l| l.trim().parse().ok()).collect())
+            .unwrap_or_default();
+        if procs.is_empty() {
+            break;
+        }
+        if Instant::now() >= until {
+            return Err(format!("{}: processes {procs:?} do not die", dir.display()));
+        }
+        for pid in procs {
+            let _ = crate::sys::kill(pid, libc::SIGKILL);
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    for _ in 0..200 {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(_) => thread::sleep(Duration::from_millis(5)),
+        }
+    }
+    fs::remove_dir(dir).map_err(|e| format!("removing {}: {e}", dir.display()))
 }
 
 #[cfg(test)]

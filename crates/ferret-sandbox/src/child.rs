@@ -253,6 +253,11 @@ fn init_main(p: &Prepared<'_>) -> ! {
         {
             fail(report_fd, STAGE_IDS);
         }
+        // Die with the host's supervisor thread (our parent). Set after the uid change,
+        // which clears it. If the host is already gone, the next sync read sees EOF.
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) < 0 {
+            fail(report_fd, STAGE_PRCTL);
+        }
         // Now inside the task's cgroups: make them the root of the sample's view.
         if !sys(libc::syscall(libc::SYS_unshare, libc::CLONE_NEWCGROUP)) {
             fail(report_fd, STAGE_CGROUPNS);

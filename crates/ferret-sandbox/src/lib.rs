@@ -65,7 +65,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -217,8 +217,6 @@ pub struct SandboxConfig {
     /// First host uid/gid of the 65536 ids the sandbox's 0..65535 map to. Must be at
     /// least 65536 (never host root or system users). Default 0x7000_0000.
     pub id_map_base: u32,
-    /// Keep the work directory (minus the tmpfs, which is always unmounted) at teardown.
-    pub keep_workdir: bool,
 }
 
 impl SandboxConfig {
@@ -232,7 +230,6 @@ impl SandboxConfig {
             network: Network::Loopback,
             files: Vec::new(),
             id_map_base: 0x7000_0000,
-            keep_workdir: false,
         }
     }
 
@@ -547,6 +544,96 @@ struct Init {
 
 static TASK_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// File in the work directory listing the task's cgroup directories.
+const CGROUP_RECORD: &str = "cgroups";
+
+/// The pid of the process that created the task directory `name`
+/// (`ferret-<pid>-<counter>-<nanos>`).
+fn task_owner(name: &str) -> Option<i32> {
+    let mut parts = name.strip_prefix("ferret-")?.split('-');
+    let pid = parts.next()?.parse().ok()?;
+    parts.next()?.parse::<u64>().ok()?;
+    u32::from_str_radix(parts.next()?, 16).ok()?;
+    parts.next().is_none().then_some(pid)
+}
+
+fn is_mount_point(path: &Path) -> bool {
+    let Ok(text) = fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    text.lines().any(|l| {
+        l.split(' ')
+            .nth(4)
+            .is_some_and(|mp| Path::new(&cgroup::unescape(mp)) == path)
+    })
+}
+
+/// Removes what tasks of dead processes left under `work_root` (a crash of the host
+/// process: its sandboxes died with it, through init's parent-death signal, but their
+/// tmpfs mounts, cgroups and work directories remain). Tasks of live processes are
+/// not touched. Returns the work directories removed; [`Error::Cleanup`] lists what
+/// could not be removed.
+pub fn cleanup_stale(work_root: &Path) -> Result<Vec<PathBuf>> {
+    let rd = match fs::read_dir(work_root) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(format!("reading {}", work_root.display()), e)),
+    };
+    let mut cleaned = Vec::new();
+    let mut problems = Vec::new();
+    for entry in rd.flatten() {
+        let file_name = entry.file_name();
+        let Some(name) = file_name.to_str() else {
+            continue;
+        };
+        let Some(owner) = task_owner(name) else {
+            continue;
+        };
+        // A live owner (or a reused pid: then we wait for a later cleanup).
+        if Path::new(&format!("/proc/{owner}")).exists() {
+            continue;
+        }
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let dir = entry.path();
+        if let Ok(list) = fs::read_to_string(dir.join(CGROUP_RECORD)) {
+            for line in list.lines() {
+                let cg = Path::new(line);
+                // Only ever touch a cgroup directory named after this very task.
+                if !cg.starts_with("/sys/fs/cgroup")
+                    || cg.file_name() != Some(file_name.as_os_str())
+                {
+                    problems.push(format!(
+                        "{}: ignoring bogus cgroup entry {line:?}",
+                        dir.display()
+                    ));
+                    continue;
+                }
+                if let Err(e) = cgroup::kill_and_remove(cg) {
+                    problems.push(e);
+                }
+            }
+        }
+        let fs_dir = dir.join("fs");
+        if is_mount_point(&fs_dir)
+            && let Err(e) = sys::umount(&fs_dir)
+        {
+            problems.push(format!("unmounting {}: {e}", fs_dir.display()));
+            continue;
+        }
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => cleaned.push(dir),
+            Err(e) => problems.push(format!("removing {}: {e}", dir.display())),
+        }
+    }
+    if problems.is_empty() {
+        Ok(cleaned)
+    } else {
+        Err(Error::Cleanup(problems))
+    }
+}
+
 /// One contained task. See the crate docs for the lifecycle.
 #[derive(Debug)]
 pub struct Sandbox {
@@ -740,6 +827,15 @@ impl Sandbox {
         let cg = cgroup::TaskCgroups::create(&self.name, &self.cfg.limits)?;
         self.cgroup_dirs = cg.dirs().to_vec();
         self.cgroups = Some(cg);
+        // For cleanup_stale() after a crash of this process.
+        let list: String = self
+            .cgroup_dirs
+            .iter()
+            .map(|d| format!("{}\n", d.display()))
+            .collect();
+        let record = self.workdir.join(CGROUP_RECORD);
+        fs::write(&record, list)
+            .map_err(|e| Error::io(format!("writing {}", record.display()), e))?;
         Ok(())
     }
 
@@ -799,26 +895,46 @@ impl Sandbox {
             err_w: err_w.as_raw_fd(),
         };
 
-        // Clone from a short-lived thread: joining a network namespace is per thread,
-        // so the caller's thread is never moved.
+        // The supervisor thread clones init and then supervises the task for its whole
+        // life: init's parent-death signal is tied to that thread, so the sandbox dies
+        // with the host process. Joining a network namespace is per thread, so the
+        // caller's thread is never moved.
         let netns = match &self.cfg.network {
             Network::Join(p) => Some(
                 fs::File::open(p).map_err(|e| Error::io(format!("opening {}", p.display()), e))?,
             ),
             Network::Loopback => None,
         };
-        let pid = std::thread::scope(|s| {
-            s.spawn(|| -> Result<i32> {
-                if let Some(ns) = &netns {
-                    sys::setns(ns.as_fd(), libc::CLONE_NEWNET)
-                        .map_err(|e| Error::io("joining the network namespace", e))?;
+        let (plan, op_desc) = plan;
+        let (pid_tx, pid_rx) = mpsc::channel::<Result<i32>>();
+        let (go_tx, go_rx) = mpsc::channel::<SuperviseFds>();
+        let shared = Arc::clone(&self.shared);
+        let handle = std::thread::Builder::new()
+            .name(format!("{}-supervisor", self.name))
+            .spawn(move || {
+                let cloned = (|| {
+                    if let Some(ns) = &netns {
+                        sys::setns(ns.as_fd(), libc::CLONE_NEWNET)
+                            .map_err(|e| Error::io("joining the network namespace", e))?;
+                    }
+                    child::clone_init(&plan, fds)
+                        .map_err(|e| Error::io("cloning the sandbox init", e))
+                })();
+                let ok = cloned.is_ok();
+                if pid_tx.send(cloned).is_err() || !ok {
+                    return;
                 }
-                child::clone_init(&plan.0, fds)
-                    .map_err(|e| Error::io("cloning the sandbox init", e))
+                drop(plan);
+                // Dropped sender: the spawn failed; returning kills init (parent death).
+                if let Ok(f) = go_rx.recv() {
+                    supervise(&shared, f);
+                }
             })
-            .join()
-            .unwrap_or_else(|_| Err(Error::State("the clone thread panicked".into())))
-        })?;
+            .map_err(|e| Error::io("starting the supervisor thread", e))?;
+        self.supervisor = Some(handle);
+        let pid = pid_rx
+            .recv()
+            .unwrap_or_else(|_| Err(Error::State("the supervisor thread died".into())))?;
         drop((sync_r, report_w, release_r, out_w, err_w));
         let pidfd = match sys::pidfd_open(pid) {
             Ok(fd) => fd,
@@ -850,7 +966,7 @@ impl Sandbox {
             .write_all(b"1")
             .map_err(|e| Error::io("starting the sandbox init", e))?;
 
-        let listener = match self.read_report(&mut report_r, &plan)? {
+        let listener = match self.read_report(&mut report_r, &op_desc)? {
             (child::MSG_LISTENER, fd) => {
                 let init = self
                     .init
@@ -868,7 +984,7 @@ impl Sandbox {
         sync_w
             .write_all(b"2")
             .map_err(|e| Error::io("acknowledging the seccomp listener", e))?;
-        let ns_pid = match self.read_report(&mut report_r, &plan)? {
+        let ns_pid = match self.read_report(&mut report_r, &op_desc)? {
             (child::MSG_SAMPLE_FORKED, p) => p as i32,
             (tag, _) => {
                 return Err(Error::State(format!(
@@ -910,12 +1026,15 @@ impl Sandbox {
         }
         let (stop_r, stop_w) = sys::pipe().map_err(|e| Error::io("creating a pipe", e))?;
         self.stop_w = Some(stop_w);
-        let shared = Arc::clone(&self.shared);
-        let handle = std::thread::Builder::new()
-            .name(format!("{}-supervisor", self.name))
-            .spawn(move || supervise(&shared, report_r, out_r, err_r, listener, stop_r))
-            .map_err(|e| Error::io("starting the supervisor thread", e))?;
-        self.supervisor = Some(handle);
+        go_tx
+            .send(SuperviseFds {
+                report: report_r,
+                out: out_r,
+                err: err_r,
+                listener,
+                stop: stop_r,
+            })
+            .map_err(|_| Error::State("the supervisor thread died".into()))?;
 
         Ok(Spawned {
             host_pid,
@@ -927,11 +1046,7 @@ impl Sandbox {
     }
 
     /// Reads one report message, turning setup errors and EOF into errors.
-    fn read_report(
-        &self,
-        r: &mut fs::File,
-        plan: &(child::Plan, Vec<String>),
-    ) -> Result<(u32, i64)> {
+    fn read_report(&self, r: &mut fs::File, op_desc: &[String]) -> Result<(u32, i64)> {
         let init = self
             .init
             .as_ref()
@@ -954,7 +1069,7 @@ impl Sandbox {
         bb.copy_from_slice(&msg[8..16]);
         let b = i64::from_ne_bytes(bb);
         if tag == child::MSG_SETUP_ERROR {
-            let stage = match plan.1.get(a as usize) {
+            let stage = match op_desc.get(a as usize) {
                 Some(d) => d.clone(),
                 None => child::stage_name(a).to_owned(),
             };
@@ -1203,7 +1318,7 @@ impl Sandbox {
     }
 
     /// Stops the task, then unmounts its tmpfs, removes its cgroups and its work
-    /// directory (unless `keep_workdir`), and returns the [`Outcome`]. Idempotent (later
+    /// directory, and returns the [`Outcome`]. Idempotent (later
     /// calls return the same outcome); also run by `Drop`. On cleanup problems it
     /// returns [`Error::Cleanup`] naming each leftover; the outcome is then still
     /// available from [`outcome`](Self::outcome).
@@ -1230,7 +1345,6 @@ impl Sandbox {
             }
         }
         if !self.tmpfs_mounted
-            && !self.cfg.keep_workdir
             && self.workdir.exists()
             && let Err(e) = fs::remove_dir_all(&self.workdir)
         {
@@ -1294,14 +1408,23 @@ impl Drop for Sandbox {
 
 /// Pumps the task's report pipe, stdout/stderr and seccomp listener until every
 /// writer is gone (or the host closes `stop`).
-fn supervise(
-    shared: &Mutex<Shared>,
-    mut report: fs::File,
+/// Descriptors the supervisor pumps.
+struct SuperviseFds {
+    report: fs::File,
     out: OwnedFd,
     err: OwnedFd,
     listener: OwnedFd,
     stop: OwnedFd,
-) {
+}
+
+fn supervise(shared: &Mutex<Shared>, fds: SuperviseFds) {
+    let SuperviseFds {
+        mut report,
+        out,
+        err,
+        listener,
+        stop,
+    } = fds;
     let mut out = Some(fs::File::from(out));
     let mut err = Some(fs::File::from(err));
     let mut listener = Some(listener);
@@ -1491,5 +1614,19 @@ fn handle_notification(shared: &Mutex<Shared>, listener: &OwnedFd, started: Inst
         Err(e) => lock(shared)
             .errors
             .push(format!("receiving a denied syscall: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_names_parse() {
+        assert_eq!(task_owner("ferret-123-4-0badf00d"), Some(123));
+        assert_eq!(task_owner("ferret-123-4"), None);
+        assert_eq!(task_owner("ferret-x-4-0badf00d"), None);
+        assert_eq!(task_owner("ferret-1-4-0badf00d-x"), None);
+        assert_eq!(task_owner("other-1-4-0"), None);
     }
 }

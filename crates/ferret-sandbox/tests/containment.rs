@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use ferret_sandbox::{
     AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, ChangeKind, Changes, CollectOptions, EntryKind, ExitStatus,
-    Limits, Network, Outcome, Sandbox, SandboxConfig, SpawnSpec, WaitStatus,
+    Limits, Network, Outcome, Sandbox, SandboxConfig, SpawnSpec, WaitStatus, cleanup_stale,
 };
 
 /// Tests run one at a time: the leftover checks look at host-wide state.
@@ -955,4 +955,80 @@ fn bad_configuration_is_refused() {
         ..Limits::default()
     };
     assert!(Sandbox::new(cfg).is_err());
+}
+
+/// Not a test on its own: the body of the subprocess of
+/// `host_crash_kills_the_sandbox_and_cleanup_stale_removes_the_rest`, which sets the
+/// variable. It starts a sandbox and aborts without any teardown.
+#[test]
+fn crash_helper_subprocess() {
+    if std::env::var_os("FERRET_SANDBOX_CRASH_HELPER").is_none() {
+        return;
+    }
+    let mut sb = Sandbox::new(config()).unwrap();
+    let spawned = sb.spawn(SpawnSpec::new(["/bin/sleep", "1000"])).unwrap();
+    let ns = sb.namespaces().unwrap();
+    println!("WORKDIR {}", sb.workdir().display());
+    println!("PIDNS {}", ns.pid);
+    println!("NETNS {}", ns.net);
+    for cg in sb.cgroup_dirs() {
+        println!("CGROUP {}", cg.display());
+    }
+    spawned.release().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    use std::io::Write;
+    std::io::stdout().flush().unwrap();
+    std::process::abort();
+}
+
+#[test]
+fn host_crash_kills_the_sandbox_and_cleanup_stale_removes_the_rest() {
+    let _g = serial();
+    require_root();
+    let net_before = net_inodes();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "crash_helper_subprocess",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("FERRET_SANDBOX_CRASH_HELPER", "1")
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success() && out.stdout.windows(7).any(|w| w == b"WORKDIR"),
+        "the helper must start a sandbox and abort: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |key: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.split_once(key).map(|(_, v)| v.trim().to_owned()))
+            .collect()
+    };
+    let workdir = PathBuf::from(&field("WORKDIR ")[0]);
+    let trace = Trace {
+        workdir: workdir.clone(),
+        cgroups: field("CGROUP ").iter().map(PathBuf::from).collect(),
+        netns: field("NETNS ")[0].parse().unwrap(),
+        pidns: field("PIDNS ")[0].parse().unwrap(),
+        net_before,
+        own_netns: true,
+    };
+    // The sandbox died with its host process (parent-death signal of init).
+    let until = Instant::now() + Duration::from_secs(5);
+    while pid_ns_alive(trace.pidns) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !pid_ns_alive(trace.pidns),
+        "the sandbox outlived its host process"
+    );
+    // Mount, cgroups and work directory are left until cleanup_stale.
+    assert!(workdir.join("fs").exists());
+    let cleaned = cleanup_stale(&work_root()).unwrap();
+    assert!(cleaned.contains(&workdir), "{cleaned:?}");
+    assert_nothing_left(&trace);
 }
