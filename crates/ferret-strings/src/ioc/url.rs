@@ -1,8 +1,9 @@
 //! URL detection.
 //!
 //! Only real network schemes are recognised: `http https ftp ftps tftp irc
-//! ircs ws wss` (case-insensitive; defanged forms such as `hxxp` are not
-//! schemes). The host must be a concrete address: a dotted quad, a bracketed
+//! ircs ws wss` and the mining-pool schemes `stratum+tcp stratum+ssl
+//! stratum+tls stratum` (case-insensitive; defanged forms such as `hxxp` are
+//! not schemes). The host must be a concrete address: a dotted quad, a bracketed
 //! IPv6 address, `localhost`, or a host name with a known public suffix. URL
 //! templates with a format-string host (`http://%s/bins/%s`) are therefore not
 //! URLs; a concrete host with a templated path (`http://1.2.3.4/bins/x.%s`) is.
@@ -14,7 +15,19 @@ use std::str::FromStr;
 use super::domain::valid_host;
 
 const SCHEMES: &[&str] = &[
-    "http", "https", "ftp", "ftps", "tftp", "irc", "ircs", "ws", "wss",
+    "http",
+    "https",
+    "ftp",
+    "ftps",
+    "tftp",
+    "irc",
+    "ircs",
+    "ws",
+    "wss",
+    "stratum+tcp",
+    "stratum+ssl",
+    "stratum+tls",
+    "stratum",
 ];
 
 /// What the host of a URL is.
@@ -53,18 +66,26 @@ pub(crate) fn scan_urls<'s>(s: &'s str, mut emit: impl FnMut(usize, FoundUrl<'s>
     while let Some(rel) = s.get(from..).and_then(|t| t.find("://")) {
         let sep = from + rel;
         from = sep + 3;
+        // RFC 3986 scheme characters; "stratum+tcp" is one scheme.
         let mut start = sep;
-        while start > 0 && b[start - 1].is_ascii_alphabetic() {
+        while start > 0 && (b[start - 1].is_ascii_alphanumeric() || b"+-.".contains(&b[start - 1]))
+        {
             start -= 1;
         }
-        if start > 0 && (b[start - 1].is_ascii_alphanumeric() || b[start - 1] == b'_') {
-            continue;
-        }
-        let Some(scheme) = s.get(start..sep) else {
-            continue;
+        let known = |st: usize| {
+            s.get(st..sep)
+                .is_some_and(|k| SCHEMES.iter().any(|x| x.eq_ignore_ascii_case(k)))
         };
-        if !SCHEMES.iter().any(|k| k.eq_ignore_ascii_case(scheme)) {
-            continue;
+        if !known(start) {
+            // "git+https://": fall back to the scheme after the last '+', '-'
+            // or '.', which must not be glued to a word.
+            let Some(p) = b[start..sep].iter().rposition(|c| b"+-.".contains(c)) else {
+                continue;
+            };
+            start += p + 1;
+            if !known(start) {
+                continue;
+            }
         }
         let body_start = sep + 3;
         let mut end = body_start;
@@ -269,6 +290,8 @@ mod tests {
             "http://[zz::1]/",
             "http://999.1.1.1/",
             "mailto://x",
+            "xhttp://evil.com",
+            "foo+bar://evil.com",
         ] {
             assert!(urls(s).is_empty(), "{s:?} gave {:?}", urls(s));
         }
