@@ -66,42 +66,51 @@ fn readable_head(path: &Path, n: usize) -> Option<Vec<u8>> {
     Some(buf)
 }
 
-/// Every `k`-th candidate so that about `target` files spread over the
-/// whole sorted list (and so over many sizes) are taken.
-fn spread(candidates: Vec<PathBuf>, target: usize) -> Vec<PathBuf> {
-    let step = candidates.len().div_ceil(target).max(1);
-    candidates.into_iter().step_by(step).collect()
+/// About `target` files spread evenly over the sorted `candidates` (and so
+/// over many sizes and kinds) that are small enough and pass `wanted`. Each
+/// probe looks at up to 64 files from an evenly spaced start; the spacing
+/// halves until enough are found. Only probed files are read.
+fn spread(candidates: &[PathBuf], target: usize, wanted: impl Fn(&[u8]) -> bool) -> Vec<PathBuf> {
+    let eligible = |p: &PathBuf| {
+        fs::metadata(p).is_ok_and(|m| m.len() <= MAX_SYSTEM_FILE)
+            && readable_head(p, 4096).is_some_and(|h| wanted(&h))
+    };
+    let mut picked = std::collections::BTreeSet::new();
+    let mut step = candidates.len().div_ceil(target).max(1);
+    loop {
+        for start in (0..candidates.len()).step_by(step) {
+            if picked.len() >= target {
+                break;
+            }
+            let found = (start..candidates.len())
+                .take(64)
+                .find(|&i| !picked.contains(&i) && eligible(&candidates[i]));
+            picked.extend(found);
+        }
+        if picked.len() >= target || step == 1 {
+            break;
+        }
+        step /= 2;
+    }
+    picked.into_iter().map(|i| candidates[i].clone()).collect()
 }
 
 fn system_files() -> Vec<PathBuf> {
-    let mut elfs = Vec::new();
+    let mut binaries = Vec::new();
     for dir in ["/usr/bin", "/usr/lib/x86_64-linux-gnu"] {
-        let mut all = Vec::new();
-        walk(Path::new(dir), &mut all);
-        elfs.extend(all.into_iter().filter(|p| {
-            let small = fs::metadata(p).is_ok_and(|m| m.len() <= MAX_SYSTEM_FILE);
-            small && readable_head(p, 4).is_some_and(|h| h == b"\x7fELF")
-        }));
+        walk(Path::new(dir), &mut binaries);
     }
-    let mut texts = Vec::new();
-    let mut all = Vec::new();
-    walk(Path::new("/usr/share"), &mut all);
-    texts.extend(all.into_iter().filter(|p| {
-        let small = fs::metadata(p).is_ok_and(|m| m.len() <= MAX_SYSTEM_FILE);
-        // Plain text: no NUL and mostly printable in the first 4 KiB.
-        small
-            && readable_head(p, 4096).is_some_and(|h| {
-                !h.is_empty()
-                    && !h.contains(&0)
-                    && h.iter()
-                        .filter(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
-                        .count()
-                        * 10
-                        >= h.len() * 9
-            })
+    let mut files = spread(&binaries, ELF_TARGET, |head| head.starts_with(b"\x7fELF"));
+    let mut shared = Vec::new();
+    walk(Path::new("/usr/share"), &mut shared);
+    // Plain text: no NUL and mostly printable in the first 4 KiB.
+    files.extend(spread(&shared, TEXT_TARGET, |head| {
+        let printable = head
+            .iter()
+            .filter(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
+            .count();
+        !head.is_empty() && !head.contains(&0) && printable * 10 >= head.len() * 9
     }));
-    let mut files = spread(elfs, ELF_TARGET);
-    files.extend(spread(texts, TEXT_TARGET));
     files
 }
 
