@@ -21,6 +21,18 @@
 //! as a [`DeniedSyscall`] (see the `seccomp` module docs for why the sandbox, not the
 //! tracer, records them).
 //!
+//! # Filesystem
+//!
+//! Every write of the sample lands on one size-limited tmpfs (host side: the task's
+//! work directory): the overlay's upper layer holds /etc, /root, /tmp, /var/tmp, /home
+//! and the rest of the root, and /dev/shm is a directory of the same tmpfs, so
+//! [`Sandbox::collect_changes`] sees everything and [`Outcome::tmpfs_full`] covers it.
+//! The host's system directories keep their host owners, which the sandbox shows as
+//! `nobody` (no idmapped mounts, on purpose: an idmapped /usr would make the sandbox's
+//! root the owner of host files, leaving only the read-only flag and the mount
+//! deny-list between the sample and the host's /usr; without it the host's file
+//! permissions are a third wall).
+//!
 //! # Tracer contract
 //!
 //! 1. [`Sandbox::spawn`] returns once the sample's process exists, is inside every

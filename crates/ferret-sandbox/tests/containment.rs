@@ -85,6 +85,22 @@ fn net_inodes() -> HashSet<u64> {
     set
 }
 
+/// Names listed by `ip netns list` (empty when iproute2 is missing).
+fn ip_netns_list() -> Vec<String> {
+    Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .map(|o| {
+            let mut v: Vec<String> = String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(|l| l.split_whitespace().next().unwrap_or("").to_owned())
+                .collect();
+            v.sort();
+            v
+        })
+        .unwrap_or_default()
+}
+
 fn pid_ns_alive(ino: u64) -> bool {
     fs::read_dir("/proc")
         .unwrap()
@@ -101,6 +117,19 @@ struct Trace {
     net_before: HashSet<u64>,
     /// False when the sandbox joined a caller-owned netns (which must survive).
     own_netns: bool,
+}
+
+/// Records what to check after teardown of a spawned sandbox (own netns).
+fn trace_of(sb: &Sandbox, net_before: HashSet<u64>) -> Trace {
+    let ns = sb.namespaces().expect("spawned");
+    Trace {
+        workdir: sb.workdir().to_path_buf(),
+        cgroups: sb.cgroup_dirs().to_vec(),
+        netns: ns.net,
+        pidns: ns.pid,
+        net_before,
+        own_netns: true,
+    }
 }
 
 fn assert_nothing_left(t: &Trace) {
@@ -175,6 +204,7 @@ fn config() -> SandboxConfig {
 /// and checks that nothing is left.
 fn run(cfg: SandboxConfig, spec: SpawnSpec, timeout: Duration, collect: bool) -> Run {
     let net_before = net_inodes();
+    let ip_netns_before = ip_netns_list();
     let own_netns = matches!(cfg.network, Network::Loopback);
     let mut sb = Sandbox::new(cfg).expect("sandbox");
     let spawned = sb.spawn(spec).expect("spawn");
@@ -208,6 +238,7 @@ fn run(cfg: SandboxConfig, spec: SpawnSpec, timeout: Duration, collect: bool) ->
     let outcome = sb.teardown().expect("teardown");
     drop(sb);
     assert_nothing_left(&trace);
+    assert_eq!(ip_netns_list(), ip_netns_before, "`ip netns list` changed");
     Run {
         outcome,
         changes,
@@ -274,8 +305,10 @@ fn runs_true() {
 fn unreleased_sample_never_runs() {
     let _g = serial();
     require_root();
+    let net_before = net_inodes();
     let mut sb = Sandbox::new(config()).unwrap();
     let spawned = sb.spawn(SpawnSpec::new(["/bin/true"])).unwrap();
+    let trace = trace_of(&sb, net_before);
     let pid = spawned.host_pid();
     // Blocked before execve: still running the sandbox's own pre-exec code.
     let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap();
@@ -288,6 +321,8 @@ fn unreleased_sample_never_runs() {
     );
     let o = sb.teardown().unwrap();
     assert_eq!(o.sample_exit, Some(ExitStatus::Code(126)));
+    drop(sb);
+    assert_nothing_left(&trace);
 }
 
 #[test]
@@ -719,8 +754,10 @@ fn tracer_seizes_the_sample_before_release() {
     ];
     let mut spec = SpawnSpec::new(["/bin/uname", "-n"]);
     spec.extra_seccomp = Some(filter);
+    let net_before = net_inodes();
     let mut sb = Sandbox::new(config()).unwrap();
     let spawned = sb.spawn(spec).unwrap();
+    let trace = trace_of(&sb, net_before);
     let pid = spawned.host_pid();
     let opts = libc::PTRACE_O_TRACEEXEC | libc::PTRACE_O_TRACESECCOMP | libc::PTRACE_O_EXITKILL;
     // SAFETY: PTRACE_SEIZE of a process of ours; integer arguments only.
@@ -763,6 +800,8 @@ fn tracer_seizes_the_sample_before_release() {
     let o = sb.teardown().unwrap();
     assert_eq!(o.stdout.data, b"srv-web01\n");
     assert_eq!(o.sample_exit, Some(ExitStatus::Code(0)));
+    drop(sb);
+    assert_nothing_left(&trace);
 }
 
 #[test]
@@ -1031,4 +1070,40 @@ fn host_crash_kills_the_sandbox_and_cleanup_stale_removes_the_rest() {
     let cleaned = cleanup_stale(&work_root()).unwrap();
     assert!(cleaned.contains(&workdir), "{cleaned:?}");
     assert_nothing_left(&trace);
+}
+
+#[test]
+fn cpu_quota_throttles_a_busy_loop() {
+    let _g = serial();
+    require_root();
+    let spin = gcc(
+        "spin",
+        r#"#include <time.h>
+int main(void){
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  do { clock_gettime(CLOCK_MONOTONIC, &b); }
+  while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < 2000000000L);
+  return 0;
+}
+"#,
+    );
+    let mut cfg = config().install(&spin, "/tmp/spin", 0o755);
+    cfg.limits.cpu_percent = Some(20);
+    let r = run(
+        cfg,
+        SpawnSpec::new(["/tmp/spin"]),
+        Duration::from_secs(20),
+        false,
+    );
+    assert_eq!(r.outcome.sample_exit, Some(ExitStatus::Code(0)));
+    let cpu = Duration::from_nanos(r.outcome.cpu_time_ns.unwrap());
+    // 2 s of wall time at a 20 % quota: about 0.4 s of CPU (never the full 2 s).
+    assert!(
+        cpu < Duration::from_millis(900),
+        "cpu {cpu:?} in {:?}",
+        r.elapsed
+    );
+    assert!(cpu > Duration::from_millis(100), "cpu {cpu:?}");
+    eprintln!("busy loop at 20 %: {cpu:?} CPU in {:?}", r.elapsed);
 }
