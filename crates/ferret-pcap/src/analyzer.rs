@@ -78,6 +78,7 @@ pub struct Analyzer<'o> {
     stats: TcpStats,
     summary: Summary,
     malformed: [u64; 7],
+    link_types: Vec<(u32, u64)>,
     first_ns: Option<u64>,
     last_ns: u64,
     next_sweep: u64,
@@ -105,6 +106,7 @@ impl<'o> Analyzer<'o> {
             stats: TcpStats::default(),
             summary: Summary::default(),
             malformed: [0; 7],
+            link_types: Vec::new(),
             first_ns: None,
             last_ns: 0,
             next_sweep: 0,
@@ -123,7 +125,11 @@ impl<'o> Analyzer<'o> {
         s.packets += 1;
         s.captured_bytes += p.data.len() as u64;
         s.wire_bytes += u64::from(p.orig_len);
-        *s.link_types.entry(p.linktype).or_insert(0) += 1;
+        // Nearly always one link type: a short vector beats a map lookup per packet.
+        match self.link_types.iter_mut().find(|(t, _)| *t == p.linktype) {
+            Some((_, n)) => *n += 1,
+            None => self.link_types.push((p.linktype, 1)),
+        }
         self.first_ns.get_or_insert(p.ts_ns);
         self.last_ns = self.last_ns.max(p.ts_ns);
         match decode::decode(p.linktype, p.data, p.orig_len) {
@@ -354,6 +360,7 @@ impl<'o> Analyzer<'o> {
             }
         }
         s.malformed_dns = self.rec.malformed_dns;
+        s.link_types = self.link_types.iter().copied().collect();
         s.flows = self.flows.len() as u64 + self.flows_dropped;
         s.tcp_out_of_order = self.stats.out_of_order;
         s.tcp_gap_bytes = self.stats.gap_bytes;

@@ -17,6 +17,7 @@ mod enrich;
 mod h2;
 mod http;
 mod irc;
+mod mmap;
 mod reader;
 mod records;
 pub mod report;
@@ -158,16 +159,27 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// Analyses the capture at `path`.
+/// Analyses the capture at `path` (memory-mapped when it is a regular file).
 pub fn analyze_file(path: &Path, opts: &Options) -> Result<NetworkReport, Error> {
     let f = File::open(path).map_err(|e| Error::Open(path.to_path_buf(), e))?;
-    analyze_reader(f, opts)
+    match mmap::map(&f) {
+        Some(map) => analyze_bytes(&map, opts),
+        None => analyze_reader(f, opts),
+    }
+}
+
+/// Analyses a capture held in memory, without copying it.
+pub fn analyze_bytes(data: &[u8], opts: &Options) -> Result<NetworkReport, Error> {
+    run(PcapReader::from_slice(data).map_err(Error::Input)?, opts)
 }
 
 /// Analyses a capture read from `input`. Reading is streamed: memory use does
 /// not grow with the input's size beyond the [`Limits`].
 pub fn analyze_reader<R: Read>(input: R, opts: &Options) -> Result<NetworkReport, Error> {
-    let mut reader = PcapReader::new(input).map_err(Error::Input)?;
+    run(PcapReader::new(input).map_err(Error::Input)?, opts)
+}
+
+fn run<R: Read>(mut reader: PcapReader<'_, R>, opts: &Options) -> Result<NetworkReport, Error> {
     let mut an = Analyzer::new(opts);
     an.set_format(reader.format().name());
     let err = loop {

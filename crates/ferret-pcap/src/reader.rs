@@ -185,11 +185,29 @@ impl Interface {
     }
 }
 
-/// Streaming pcap/pcapng reader over any [`Read`].
+/// Where the reader's bytes live: its own buffer refilled from a [`Read`], or a
+/// slice holding the whole capture (a memory-mapped file), read in place.
 #[derive(Debug)]
-pub struct PcapReader<R> {
+enum Storage<'a> {
+    Owned(Vec<u8>),
+    Borrowed(&'a [u8]),
+}
+
+impl Storage<'_> {
+    fn get(&self) -> &[u8] {
+        match self {
+            Storage::Owned(v) => v,
+            Storage::Borrowed(s) => s,
+        }
+    }
+}
+
+/// Streaming pcap/pcapng reader over any [`Read`] ([`PcapReader::new`]) or over
+/// bytes in memory without copying them ([`PcapReader::from_slice`]).
+#[derive(Debug)]
+pub struct PcapReader<'a, R> {
     inner: R,
-    buf: Vec<u8>,
+    buf: Storage<'a>,
     start: usize,
     end: usize,
     /// File offset of `buf[start]`.
@@ -229,15 +247,28 @@ fn u32_at(b: &[u8], at: usize, be: bool) -> u32 {
     }
 }
 
-impl<R: Read> PcapReader<R> {
+impl<R: Read> PcapReader<'static, R> {
     /// Reads the file header and detects the format. Fails with
     /// [`ReadError::NotPcap`] when the input is not a capture file.
     pub fn new(inner: R) -> Result<Self, ReadError> {
+        PcapReader::init(inner, Storage::Owned(vec![0; BUF_SIZE]), 0)
+    }
+}
+
+impl<'a> PcapReader<'a, io::Empty> {
+    /// A reader over a whole capture in memory; packets borrow from `data`.
+    pub fn from_slice(data: &'a [u8]) -> Result<Self, ReadError> {
+        PcapReader::init(io::empty(), Storage::Borrowed(data), data.len())
+    }
+}
+
+impl<'a, R: Read> PcapReader<'a, R> {
+    fn init(inner: R, buf: Storage<'a>, end: usize) -> Result<Self, ReadError> {
         let mut r = PcapReader {
             inner,
-            buf: vec![0; BUF_SIZE],
+            buf,
             start: 0,
-            end: 0,
+            end,
             offset: 0,
             eof: false,
             format: Format::PcapNg,
@@ -250,7 +281,7 @@ impl<R: Read> PcapReader<R> {
         r.fill(4)?;
         let avail = r.end - r.start;
         let mut magic = [0u8; 4];
-        if let Some(m) = r.buf.get(r.start..r.start + 4) {
+        if let Some(m) = r.buf.get().get(r.start..r.start + 4) {
             magic.copy_from_slice(m);
         }
         if avail < 4 {
@@ -295,7 +326,7 @@ impl<R: Read> PcapReader<R> {
                     what: "pcap file header",
                 });
             }
-            let h = &r.buf[r.start..r.start + 24];
+            let h = &r.buf.get()[r.start..r.start + 24];
             let major = u16_at(h, 4, big_endian);
             if major != 2 {
                 return Err(ReadError::Corrupt {
@@ -337,20 +368,24 @@ impl<R: Read> PcapReader<R> {
         if self.end - self.start >= need {
             return Ok(self.end - self.start);
         }
-        if need > self.buf.len() {
+        // A slice holds the whole input: nothing more can come.
+        let Storage::Owned(buf) = &mut self.buf else {
+            return Ok(self.end - self.start);
+        };
+        if need > buf.len() {
             // One block larger than the buffer (bounded by MAX_BLOCK by the callers).
             let mut bigger = vec![0u8; need.next_power_of_two()];
-            bigger[..self.end - self.start].copy_from_slice(&self.buf[self.start..self.end]);
-            self.buf = bigger;
+            bigger[..self.end - self.start].copy_from_slice(&buf[self.start..self.end]);
+            *buf = bigger;
             self.end -= self.start;
             self.start = 0;
-        } else if self.start + need > self.buf.len() {
-            self.buf.copy_within(self.start..self.end, 0);
+        } else if self.start + need > buf.len() {
+            buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
         }
         while self.end - self.start < need && !self.eof {
-            match self.inner.read(&mut self.buf[self.end..]) {
+            match self.inner.read(&mut buf[self.end..]) {
                 Ok(0) => self.eof = true,
                 Ok(n) => self.end += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -382,7 +417,7 @@ impl<R: Read> PcapReader<R> {
                     number: self.packets,
                     ts_ns,
                     linktype,
-                    data: &self.buf[start..start + len],
+                    data: &self.buf.get()[start..start + len],
                     orig_len,
                 }))
             }
@@ -427,7 +462,7 @@ impl<R: Read> PcapReader<R> {
         if avail < 16 {
             return Err(self.truncated("record header"));
         }
-        let h = &self.buf[self.start..self.start + 16];
+        let h = &self.buf.get()[self.start..self.start + 16];
         let sec = u64::from(u32_at(h, 0, be));
         let frac = u64::from(u32_at(h, 4, be));
         let caplen = u32_at(h, 8, be) as usize;
@@ -462,7 +497,7 @@ impl<R: Read> PcapReader<R> {
             if avail < 12 {
                 return Err(self.truncated("pcapng block header"));
             }
-            let head = &self.buf[self.start..self.start + 12];
+            let head = &self.buf.get()[self.start..self.start + 12];
             let raw_type = [head[0], head[1], head[2], head[3]];
             if raw_type == [0x0a, 0x0d, 0x0d, 0x0a] {
                 // A section header: its byte-order magic decides how to read everything in it.
@@ -479,7 +514,7 @@ impl<R: Read> PcapReader<R> {
                 self.interfaces.clear();
             }
             let be = self.ng_big_endian;
-            let head = &self.buf[self.start..self.start + 12];
+            let head = &self.buf.get()[self.start..self.start + 12];
             let btype = u32_at(head, 0, be);
             let blen = u32_at(head, 4, be) as usize;
             if blen < 12 || !blen.is_multiple_of(4) || blen > MAX_BLOCK {
@@ -491,7 +526,7 @@ impl<R: Read> PcapReader<R> {
                 return Err(self.truncated("pcapng block"));
             }
             let block_start = self.start;
-            let b = &self.buf[block_start..block_start + blen];
+            let b = &self.buf.get()[block_start..block_start + blen];
             if u32_at(b, blen - 4, be) as usize != blen {
                 return Err(self.corrupt(format!(
                     "pcapng block of type {btype:#x}: trailing length {} differs from leading length {blen}",
