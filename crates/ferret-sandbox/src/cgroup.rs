@@ -385,13 +385,14 @@ impl TaskCgroups {
         Ok(())
     }
 
-    /// Sends SIGKILL to every process of the task: `cgroup.kill` when available, else
-    /// a SIGKILL per listed pid.
+    /// Sends SIGKILL to every process of the task: `cgroup.kill` when available, and
+    /// a SIGKILL per listed pid in any case (the only way on pure v1 hosts; the task is
+    /// frozen meanwhile, so the list cannot grow).
     pub(crate) fn kill_all(&self) -> Result<(), Error> {
         if let Some(u) = &self.unified {
             let k = u.join("cgroup.kill");
             if k.exists() {
-                return write_file(&k, "1");
+                write_file(&k, "1")?;
             }
         }
         for pid in self.procs() {

@@ -419,6 +419,23 @@ fn sample_main(p: &Prepared<'_>, listener: c_int) -> ! {
             8usize,
         );
 
+        // Blocked here until the host releases us (after a tracer had its chance to
+        // PTRACE_SEIZE). EOF means the host gave up: exit without running anything.
+        let mut byte = 0u8;
+        loop {
+            let n = libc::read(3, (&raw mut byte).cast(), 1);
+            if n == 1 {
+                break;
+            }
+            if n < 0 && errno() == i64::from(libc::EINTR) {
+                continue;
+            }
+            libc::_exit(126);
+        }
+        libc::close(3);
+
+        // Steps that can fail run after the release, so that the host always finds
+        // the blocked sample; a failure is reported in the outcome.
         // Init is non-dumpable (so the sample cannot ptrace it); the sample itself is
         // an ordinary process, and /proc/self files are only writable when dumpable.
         if libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 {
@@ -439,21 +456,6 @@ fn sample_main(p: &Prepared<'_>, listener: c_int) -> ! {
         if libc::chdir(p.plan.cwd.as_ptr()) < 0 {
             fail(report_fd, STAGE_CHDIR);
         }
-
-        // Blocked here until the host releases us (after a tracer had its chance to
-        // PTRACE_SEIZE). EOF means the host gave up: exit without running anything.
-        let mut byte = 0u8;
-        loop {
-            let n = libc::read(3, (&raw mut byte).cast(), 1);
-            if n == 1 {
-                break;
-            }
-            if n < 0 && errno() == i64::from(libc::EINTR) {
-                continue;
-            }
-            libc::_exit(126);
-        }
-        libc::close(3);
 
         if let Some(extra) = &p.extra
             && libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, extra) < 0

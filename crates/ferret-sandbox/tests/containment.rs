@@ -973,8 +973,30 @@ fn stdout_flood_is_capped_and_counted() {
 }
 
 #[test]
+fn exec_and_setup_failures_are_reported() {
+    let _g = serial();
+    require_root();
+    let r = run(
+        config(),
+        SpawnSpec::new(["/nonexistent/sample"]),
+        Duration::from_secs(10),
+        false,
+    );
+    assert_eq!(r.outcome.exec_errno, Some(libc::ENOENT));
+    assert_eq!(r.outcome.sample_exit, Some(ExitStatus::Code(127)));
+    let mut spec = SpawnSpec::new(["/bin/true"]);
+    spec.cwd = PathBuf::from("/no/such/dir");
+    let r = run(config(), spec, Duration::from_secs(10), false);
+    let err = r.outcome.setup_error.clone().unwrap_or_default();
+    assert!(err.contains("working directory"), "{err:?}");
+    assert_eq!(r.outcome.sample_exit, Some(ExitStatus::Code(1)));
+}
+
+#[test]
 fn bad_configuration_is_refused() {
     let _g = serial();
+    let entries = || fs::read_dir(work_root()).unwrap().count();
+    let before = entries();
     let mut cfg = config();
     cfg.id_map_base = 0;
     assert!(matches!(
@@ -994,6 +1016,13 @@ fn bad_configuration_is_refused() {
         ..Limits::default()
     };
     assert!(Sandbox::new(cfg).is_err());
+    let cfg = config().install("/nonexistent/file", "/tmp/x", 0o755);
+    assert!(Sandbox::new(cfg).is_err());
+    assert_eq!(
+        entries(),
+        before,
+        "a refused sandbox left its work directory"
+    );
 }
 
 /// Not a test on its own: the body of the subprocess of
