@@ -95,6 +95,10 @@ pub struct Changes {
     pub truncated: bool,
 }
 
+/// Deepest directory level walked (the walk recurses; a hostile tree can be
+/// thousands of levels deep).
+const MAX_DEPTH: usize = 64;
+
 pub(crate) struct Walker<'a> {
     pub upper: &'a Path,
     pub lower: &'a Path,
@@ -152,15 +156,39 @@ impl Walker<'_> {
         let dir = self.upper.join(rel);
         let rd =
             fs::read_dir(&dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
+        self.walk_entries(rd, rel, prefix, all_created, 0);
+        Ok(())
+    }
+
+    fn walk_entries(
+        &mut self,
+        rd: fs::ReadDir,
+        rel: &Path,
+        prefix: &Path,
+        all_created: bool,
+        depth: usize,
+    ) {
         let mut names: Vec<_> = rd.filter_map(|e| e.ok().map(|e| e.file_name())).collect();
         names.sort();
         for name in names {
             if self.full() {
-                return Ok(());
+                return;
             }
-            self.entry(rel, prefix, &name, all_created)?;
+            if let Err(problem) = self.entry(rel, prefix, &name, all_created, depth) {
+                // One unreadable entry (e.g. a path beyond PATH_MAX) must not hide the
+                // rest: record it and go on.
+                self.out.entries.push(FileChange {
+                    path: prefix.join(&name),
+                    kind: ChangeKind::Created,
+                    entry: EntryKind::Unknown,
+                    size: 0,
+                    mode: 0,
+                    nlink: 0,
+                    copied_to: None,
+                    not_copied: Some(problem),
+                });
+            }
         }
-        Ok(())
     }
 
     fn entry(
@@ -169,12 +197,12 @@ impl Walker<'_> {
         prefix: &Path,
         name: &OsStr,
         all_created: bool,
-    ) -> Result<(), Error> {
+        depth: usize,
+    ) -> Result<(), String> {
         let rel_path = rel.join(name);
         let upath = self.upper.join(&rel_path);
         let sandbox_path = prefix.join(name);
-        let md = fs::symlink_metadata(&upath)
-            .map_err(|e| Error::io(format!("lstat {}", upath.display()), e))?;
+        let md = fs::symlink_metadata(&upath).map_err(|e| format!("lstat failed: {e}"))?;
         let ft = md.file_type();
         let lower_path = self.lower.join(&rel_path);
         let in_lower = !all_created && fs::symlink_metadata(&lower_path).is_ok();
@@ -194,6 +222,17 @@ impl Walker<'_> {
             return Ok(());
         }
 
+        if ft.is_dir() && depth >= MAX_DEPTH {
+            let kind = if in_lower {
+                ChangeKind::Modified
+            } else {
+                ChangeKind::Created
+            };
+            let note =
+                format!("directory nested deeper than {MAX_DEPTH} levels: contents not listed");
+            self.push(&sandbox_path, &md, &ft, &upath, kind, None, Some(note));
+            return Ok(());
+        }
         if ft.is_dir() {
             let opaque = !all_created && is_opaque(&upath);
             if !in_lower || opaque {
@@ -229,7 +268,16 @@ impl Walker<'_> {
                     }
                 }
             }
-            return self.walk(&rel_path, &sandbox_path, all_created || !in_lower || opaque);
+            let rd =
+                fs::read_dir(&upath).map_err(|e| format!("reading the directory failed: {e}"))?;
+            self.walk_entries(
+                rd,
+                &rel_path,
+                &sandbox_path,
+                all_created || !in_lower || opaque,
+                depth + 1,
+            );
+            return Ok(());
         }
 
         let kind = if in_lower {

@@ -597,7 +597,8 @@ fn writes_to_host_paths_stay_in_the_sandbox() {
          echo 'x:x:0:0::/:/bin/sh' >> /etc/passwd && rm /etc/crontab && \
          echo '* * * * * root /tmp/x' > /etc/cron.d/evil && rm -rf /etc/init.d && \
          ln /root/ferret-escape-test /root/hardlink && echo shm > /dev/shm/seg && \
-         truncate -s 100M /tmp/sparse && echo done"
+         truncate -s 100M /tmp/sparse && mkdir -p /tmp/deep/$(printf 'd/%.0s' $(seq 100)) && \
+         echo done"
     );
     let r = run(config(), sh(&script), Duration::from_secs(20), true);
     assert!(
@@ -641,6 +642,19 @@ fn writes_to_host_paths_stay_in_the_sandbox() {
     assert_eq!(find("/etc/cron.d/evil").kind, ChangeKind::Created);
     assert_eq!(find("/etc/init.d").kind, ChangeKind::Deleted);
     assert_eq!(find("/dev/shm/seg").kind, ChangeKind::Created);
+    let deep: Vec<_> = changes
+        .entries
+        .iter()
+        .filter(|c| c.path.starts_with("/tmp/deep"))
+        .collect();
+    assert!(deep.len() < 100, "the walk is depth-limited");
+    assert!(
+        deep.iter().any(|c| c
+            .not_copied
+            .as_deref()
+            .is_some_and(|n| n.contains("deeper"))),
+        "{deep:?}"
+    );
     let sparse = find("/tmp/sparse");
     assert_eq!(sparse.size, 100 << 20);
     assert!(sparse.copied_to.is_none() && sparse.not_copied.is_some());
@@ -1135,4 +1149,38 @@ int main(void){
     );
     assert!(cpu > Duration::from_millis(100), "cpu {cpu:?}");
     eprintln!("busy loop at 20 %: {cpu:?} CPU in {:?}", r.elapsed);
+}
+
+#[test]
+fn concurrent_sandboxes_are_isolated_and_drop_cleans_up() {
+    let _g = serial();
+    require_root();
+    let net_before = net_inodes();
+    let mut a = Sandbox::new(config()).unwrap();
+    let mut b = Sandbox::new(config()).unwrap();
+    let sa = a
+        .spawn(sh("echo secret > /tmp/a-file; sleep 1000"))
+        .unwrap();
+    let sb_ = b
+        .spawn(sh(
+            "sleep 0.3; ls /tmp/a-file 2>&1; echo pid=$$; sleep 1000",
+        ))
+        .unwrap();
+    let (ta, tb) = (trace_of(&a, net_before.clone()), trace_of(&b, net_before));
+    assert_ne!(ta.pidns, tb.pidns);
+    assert_ne!(ta.netns, tb.netns);
+    sa.release().unwrap();
+    sb_.release().unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let ob = b.teardown().unwrap();
+    let out = String::from_utf8_lossy(&ob.stdout.data);
+    assert!(out.contains("No such file"), "{out}");
+    assert!(out.contains("pid=2"), "{out}");
+    assert_eq!(ob.killed_at_stop, 3, "init, sh and sleep");
+    drop(b);
+    assert_nothing_left(&tb);
+    // Dropping without teardown still removes everything.
+    assert_eq!(a.processes().len(), 3);
+    drop(a);
+    assert_nothing_left(&ta);
 }
