@@ -297,9 +297,8 @@ impl Hasher {
                 *byte |= quartile << (2 * j);
             }
         }
-        // Ratios are percentages of q3, kept modulo 16 (4 bits each);
-        // q1 <= q2 <= q3, so they are at most 100 and fit in u8 before the modulo.
-        let ratio = |q: u64| ((q * 100 / q3) % 16) as u8;
+        // Ratios are percentages of q3, kept modulo 16 (4 bits each).
+        let ratio = |q: u64| ((u128::from(q) * 100 / u128::from(q3)) % 16) as u8;
         Some(Digest {
             checksum: self.checksum,
             length: length_code(self.fed),
