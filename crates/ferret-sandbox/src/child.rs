@@ -192,6 +192,33 @@ pub(crate) fn clone_init(plan: &Plan, fds: ChildFds) -> io::Result<i32> {
     Ok(pid as i32)
 }
 
+/// Splits a report message into (tag, stage/extra, value).
+pub(crate) fn decode(msg: &[u8; MSG_LEN]) -> (u32, u32, i64) {
+    let [
+        t0,
+        t1,
+        t2,
+        t3,
+        a0,
+        a1,
+        a2,
+        a3,
+        b0,
+        b1,
+        b2,
+        b3,
+        b4,
+        b5,
+        b6,
+        b7,
+    ] = *msg;
+    (
+        u32::from_ne_bytes([t0, t1, t2, t3]),
+        u32::from_ne_bytes([a0, a1, a2, a3]),
+        i64::from_ne_bytes([b0, b1, b2, b3, b4, b5, b6, b7]),
+    )
+}
+
 fn errno() -> i64 {
     // SAFETY: reading this thread's errno location is async-signal-safe.
     i64::from(unsafe { *libc::__errno_location() })

@@ -892,7 +892,8 @@ impl Sandbox {
                 "this sandbox already spawned its sample".into(),
             ));
         }
-        let plan = self.plan(spec.clone())?;
+        let (stdout_cap, stderr_cap) = (spec.stdout_cap, spec.stderr_cap);
+        let plan = self.plan(spec)?;
 
         let (sync_r, sync_w) = sys::pipe().map_err(|e| Error::io("creating a pipe", e))?;
         let (report_r, report_w) = sys::pipe().map_err(|e| Error::io("creating a pipe", e))?;
@@ -1033,8 +1034,8 @@ impl Sandbox {
 
         {
             let mut sh = lock(&self.shared);
-            sh.stdout_cap = spec.stdout_cap;
-            sh.stderr_cap = spec.stderr_cap;
+            sh.stdout_cap = stdout_cap;
+            sh.stderr_cap = stderr_cap;
         }
         let (stop_r, stop_w) = sys::pipe().map_err(|e| Error::io("creating a pipe", e))?;
         self.stop_w = Some(stop_w);
@@ -1075,11 +1076,7 @@ impl Sandbox {
         if let Err(e) = r.read_exact(&mut msg) {
             return Err(Error::io("the sandbox init exited during setup", e));
         }
-        let tag = u32::from_ne_bytes([msg[0], msg[1], msg[2], msg[3]]);
-        let a = u32::from_ne_bytes([msg[4], msg[5], msg[6], msg[7]]);
-        let mut bb = [0u8; 8];
-        bb.copy_from_slice(&msg[8..16]);
-        let b = i64::from_ne_bytes(bb);
+        let (tag, a, b) = child::decode(&msg);
         if tag == child::MSG_SETUP_ERROR {
             let stage = match op_desc.get(a as usize) {
                 Some(d) => d.clone(),
@@ -1493,19 +1490,17 @@ fn supervise(shared: &Mutex<Shared>, fds: SuperviseFds) {
                     Ok(n) => {
                         pending.extend_from_slice(buf.get(..n).unwrap_or(&[]));
                         while pending.len() >= child::MSG_LEN {
-                            let msg: Vec<u8> = pending.drain(..child::MSG_LEN).collect();
-                            let tag = u32::from_ne_bytes([msg[0], msg[1], msg[2], msg[3]]);
-                            let mut bb = [0u8; 8];
-                            bb.copy_from_slice(&msg[8..16]);
-                            let val = i64::from_ne_bytes(bb);
+                            let mut msg = [0u8; child::MSG_LEN];
+                            for (dst, src) in msg.iter_mut().zip(pending.drain(..child::MSG_LEN)) {
+                                *dst = src;
+                            }
+                            let (tag, stage, val) = child::decode(&msg);
                             let mut sh = lock(shared);
                             match tag {
                                 child::MSG_SAMPLE_EXITED => sh.sample_status = Some(val as i32),
                                 child::MSG_EXEC_ERROR => sh.exec_errno = Some(val as i32),
                                 child::MSG_SETUP_ERROR => {
-                                    let stage = child::stage_name(u32::from_ne_bytes([
-                                        msg[4], msg[5], msg[6], msg[7],
-                                    ]));
+                                    let stage = child::stage_name(stage);
                                     sh.setup_error = Some(format!(
                                         "{stage}: {}",
                                         io::Error::from_raw_os_error(val as i32)
