@@ -468,6 +468,8 @@ pub struct DeniedSyscall {
     pub args: [u64; 6],
     /// Time since the sample was released.
     pub at: Duration,
+    /// When the supervisor received it (to merge with a tracer's own timestamps).
+    pub when: Instant,
 }
 
 /// Most denied calls recorded individually (the rest are only counted).
@@ -874,6 +876,13 @@ impl Sandbox {
     /// Pid translation, once spawned.
     pub fn pid_map(&self) -> Option<&PidMap> {
         self.pid_map.as_ref()
+    }
+
+    /// Calls refused so far (at most [`MAX_DENIED_RECORDS`]) and their total count,
+    /// for merging into a live event stream; the [`Outcome`] has them all at the end.
+    pub fn denied_so_far(&self) -> (Vec<DeniedSyscall>, u64) {
+        let sh = lock(&self.shared);
+        (sh.denied.clone(), sh.denied_total)
     }
 
     /// Host pids of every process currently in the task (init included).
@@ -1614,6 +1623,7 @@ fn handle_notification(shared: &Mutex<Shared>, listener: &OwnedFd, started: Inst
                     name: seccomp::denied_name(n.arch, n.nr),
                     args: n.args,
                     at,
+                    when: Instant::now(),
                 });
             }
         }

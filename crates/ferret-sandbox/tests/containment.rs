@@ -748,6 +748,12 @@ fn denied_syscalls_fail_with_eperm_and_are_recorded() {
     }
     assert_eq!(names, expected);
     assert_eq!(r.outcome.denied_total, 13);
+    assert!(
+        r.outcome
+            .denied_syscalls
+            .windows(2)
+            .all(|w| w[0].when <= w[1].when && w[0].at <= w[1].at)
+    );
     assert!(r.outcome.denied_syscalls.iter().all(|d| d.host_pid > 0));
     let mount = &r.outcome.denied_syscalls[2];
     assert_eq!(mount.nr, libc::SYS_mount as i32);
