@@ -55,8 +55,16 @@
 //! tracer's `SECCOMP_RET_TRACE`: a denied call never produces a seccomp stop, and with
 //! seccomp-only tracing (no `PTRACE_SYSCALL`) the tracer does not see it. The sandbox's
 //! supervisor thread answers each one with `EPERM` and records pid, arch, number and
-//! arguments in [`Outcome::denied_syscalls`]; merge them into the event stream from
-//! there. A tracer using `PTRACE_SYSCALL` stops also sees them, returning `-EPERM`.
+//! arguments in [`Outcome::denied_syscalls`] (live: [`Sandbox::denied_so_far`]; each
+//! has an `Instant` to merge with the tracer's events). A tracer using `PTRACE_SYSCALL`
+//! stops also sees them, returning `-EPERM`.
+//!
+//! # Crash safety
+//!
+//! Init's parent is the sandbox's supervisor thread and has `PR_SET_PDEATHSIG`
+//! `SIGKILL`: if the host process dies, init and with it the whole pid namespace die.
+//! The tmpfs mount, cgroups and work directory of such a task remain until
+//! [`cleanup_stale`] (run it on the work root at start-up).
 //!
 //! The process that uses this crate must not reap children it did not create
 //! (`waitpid(-1)` or `SIGCHLD` set to `SIG_IGN` would steal the sandbox init's status).
