@@ -16,6 +16,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Falco-compatible behaviour rules: check rule files, run them over events.
+    Rules(cmd::rules::Args),
+    /// List the filter fields (like `sysdig -l`).
+    Fields(cmd::rules::FieldsArgs),
     /// Print ferret's version and the optional parts compiled in.
     Version,
 }
@@ -23,6 +27,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Rules(args) => cmd::rules::run(args),
+        Command::Fields(args) => cmd::rules::fields(args),
         Command::Version => cmd::version::run(),
     };
     match result {
