@@ -162,24 +162,40 @@ impl std::error::Error for Error {}
 /// Analyses the capture at `path` (memory-mapped when it is a regular file).
 pub fn analyze_file(path: &Path, opts: &Options) -> Result<NetworkReport, Error> {
     let f = File::open(path).map_err(|e| Error::Open(path.to_path_buf(), e))?;
-    match mmap::map(&f) {
-        Some(map) => analyze_bytes(&map, opts),
-        None => analyze_reader(f, opts),
-    }
+    let Some(map) = mmap::map(&f) else {
+        return analyze_reader(f, opts);
+    };
+    let reader = PcapReader::from_slice(&map).map_err(Error::Input)?;
+    let mut released = 0;
+    run(reader, opts, |offset| {
+        let offset = offset as usize;
+        if offset - released.min(offset) >= mmap::RELEASE_EVERY {
+            released = mmap::release(&map, released, offset);
+        }
+    })
 }
 
 /// Analyses a capture held in memory, without copying it.
 pub fn analyze_bytes(data: &[u8], opts: &Options) -> Result<NetworkReport, Error> {
-    run(PcapReader::from_slice(data).map_err(Error::Input)?, opts)
+    run(
+        PcapReader::from_slice(data).map_err(Error::Input)?,
+        opts,
+        |_| {},
+    )
 }
 
 /// Analyses a capture read from `input`. Reading is streamed: memory use does
 /// not grow with the input's size beyond the [`Limits`].
 pub fn analyze_reader<R: Read>(input: R, opts: &Options) -> Result<NetworkReport, Error> {
-    run(PcapReader::new(input).map_err(Error::Input)?, opts)
+    run(PcapReader::new(input).map_err(Error::Input)?, opts, |_| {})
 }
 
-fn run<R: Read>(mut reader: PcapReader<'_, R>, opts: &Options) -> Result<NetworkReport, Error> {
+/// The analysis loop; `progress` learns the input offset after each packet.
+fn run<R: Read>(
+    mut reader: PcapReader<'_, R>,
+    opts: &Options,
+    mut progress: impl FnMut(u64),
+) -> Result<NetworkReport, Error> {
     let mut an = Analyzer::new(opts);
     an.set_format(reader.format().name());
     let err = loop {
@@ -188,6 +204,7 @@ fn run<R: Read>(mut reader: PcapReader<'_, R>, opts: &Options) -> Result<Network
             Ok(None) => break None,
             Err(e) => break Some(e),
         }
+        progress(reader.offset());
     };
     Ok(an.finish(err.as_ref()))
 }

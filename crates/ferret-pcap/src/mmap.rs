@@ -24,3 +24,29 @@ pub(crate) fn map(file: &File) -> Option<Mmap> {
     let _ = map.advise(Advice::Sequential);
     Some(map)
 }
+
+/// Page-cache pages of the mapping already analysed are dropped from this
+/// process's memory every this many bytes, so that resident memory stays
+/// bounded whatever the capture's size.
+pub(crate) const RELEASE_EVERY: usize = 8 << 20;
+
+/// Drops the mapped pages of `map[from..to]` (rounded inward to 4 KiB pages) from
+/// the process's resident set; returns where the next release should start.
+pub(crate) fn release(map: &Mmap, from: usize, to: usize) -> usize {
+    const PAGE: usize = 4096;
+    let start = from.next_multiple_of(PAGE);
+    let end = to & !(PAGE - 1);
+    if end <= start {
+        return from;
+    }
+    // SAFETY: the mapping is private, read-only and never written, so after
+    // MADV_DONTNEED a read of these pages faults them back in from the unchanged
+    // file with the same bytes: no borrow ever observes different contents. The
+    // range lies inside the mapping; the reader has moved past it and no packet
+    // borrowed from it is still alive. A failure (e.g. another page size) only
+    // means the pages stay resident.
+    let _ = unsafe {
+        map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+    };
+    end
+}
