@@ -16,10 +16,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Falco-compatible behaviour rules: check rule files, run them over events.
-    Rules(cmd::rules::Args),
-    /// List the filter fields (like `sysdig -l`).
-    Fields(cmd::rules::FieldsArgs),
+    /// Network analysis of a pcap/pcapng capture: flows, endpoints, DNS/HTTP/IRC/telnet/TLS, anomalies.
+    Pcap(cmd::pcap::Args),
     /// Print ferret's version and the optional parts compiled in.
     Version,
 }
@@ -27,8 +25,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Rules(args) => cmd::rules::run(args),
-        Command::Fields(args) => cmd::rules::fields(args),
+        Command::Pcap(args) => cmd::pcap::run(args),
         Command::Version => cmd::version::run(),
     };
     match result {

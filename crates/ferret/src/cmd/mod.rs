@@ -1,4 +1,4 @@
 //! One module per subcommand: its clap arguments and the glue to its library crate.
 
-pub mod rules;
+pub mod pcap;
 pub mod version;
