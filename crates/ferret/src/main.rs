@@ -18,6 +18,10 @@ struct Cli {
 enum Command {
     /// Network analysis of a pcap/pcapng capture: flows, endpoints, DNS/HTTP/IRC/telnet/TLS, anomalies.
     Pcap(cmd::pcap::Args),
+    /// Falco-compatible behaviour rules: check rule files, run them over events.
+    Rules(cmd::rules::Args),
+    /// List the filter fields (like `sysdig -l`).
+    Fields(cmd::rules::FieldsArgs),
     /// Print ferret's version and the optional parts compiled in.
     Version,
 }
@@ -26,6 +30,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Pcap(args) => cmd::pcap::run(args),
+        Command::Rules(args) => cmd::rules::run(args),
+        Command::Fields(args) => cmd::rules::fields(args),
         Command::Version => cmd::version::run(),
     };
     match result {
