@@ -301,8 +301,8 @@ impl<'o> Analyzer<'o> {
                 if ip.fragment.is_some() || ip.payload.is_empty() {
                     return;
                 }
-                let dns_port = |p: u16| matches!(p, 53 | 5353 | 5355);
-                if dns_port(ip.sport) || dns_port(ip.dport) {
+                // The server's port decides: a client may well use 5353 as its own.
+                if matches!(f.ends()[1].1, 53 | 5353 | 5355) {
                     f.app = AppKind::Dns;
                     let ends = f.ends();
                     let mut ctx = Ctx {

@@ -268,8 +268,10 @@ impl TcpState {
 }
 
 fn detect(dir: usize, data: &[u8], ctx: &Ctx<'_>, tries: u8) -> App {
-    let ports = [ctx.ends[0].1, ctx.ends[1].1];
-    let port = |p: &[u16]| ports.iter().any(|x| p.contains(x));
+    // Well-known ports count on the responder's side only: the initiator's
+    // ephemeral port may be anything.
+    let server_port = ctx.ends[1].1;
+    let port = |p: &[u16]| p.contains(&server_port);
     if port(&[53, 5353, 5355]) {
         return App::Dns(DnsTcp::default());
     }
@@ -285,7 +287,7 @@ fn detect(dir: usize, data: &[u8], ctx: &Ctx<'_>, tries: u8) -> App {
     if telnet::looks_like_telnet(data) || port(&[23, 2323]) {
         return App::Telnet(Box::new(TelnetConn::new()));
     }
-    if irc::looks_like_irc(data) || ports.iter().any(|p| matches!(p, 6660..=6669 | 6697 | 7000)) {
+    if irc::looks_like_irc(data) || matches!(server_port, 6660..=6669 | 6697 | 7000) {
         return App::Irc(IrcConn::default());
     }
     if tries + 1 >= DETECT_SEGMENTS {

@@ -388,3 +388,45 @@ fn anomalies_scans_exploits_bruteforce_blacklist() {
     let clean = run(&classic(&self::frames(), 1, 0, &[]));
     assert!(clean.anomalies.is_empty(), "{:?}", clean.anomalies);
 }
+
+#[test]
+fn client_port_does_not_decide_the_protocol() {
+    let (c, s) = (ip("10.0.0.2"), ip("10.0.0.9"));
+    let mut frames = Vec::new();
+    for (t, sport, dport, payload) in [
+        (
+            Transport::Tcp {
+                seq: 1,
+                ack: 0,
+                flags: 2,
+            },
+            5353u16,
+            80u16,
+            &b""[..],
+        ),
+        (
+            Transport::Tcp {
+                seq: 2,
+                ack: 1,
+                flags: 0x18,
+            },
+            5353,
+            80,
+            b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n",
+        ),
+        (
+            Transport::Udp,
+            5353,
+            4000,
+            b"\x01\x02 not dns at all, just bytes",
+        ),
+    ] {
+        let mut f = Vec::new();
+        build_frame(&mut f, c, sport, s, dport, t, payload);
+        frames.push(f);
+    }
+    let r = run(&classic(&frames, 1, 0, &[]));
+    assert_eq!(r.http.len(), 1, "HTTP from client port 5353 missed");
+    assert!(r.dns.is_empty(), "{:?}", r.dns);
+    assert_eq!(r.summary.malformed_dns, 0);
+}
