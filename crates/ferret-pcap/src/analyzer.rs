@@ -25,13 +25,31 @@ type FastSet<K> = HashSet<K, FixedState>;
 /// Client, server, server port, nick and joined channels of one IRC flow.
 type IrcSession = (IpAddr, IpAddr, u16, Option<String>, Vec<String>);
 
+/// Flow key with addresses as integers: hashing and comparing them is much
+/// cheaper than going through `IpAddr`'s enum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct FlowKey {
-    a: IpAddr,
-    b: IpAddr,
+    a: u128,
+    b: u128,
     pa: u16,
     pb: u16,
     proto: u8,
+    v6: bool,
+}
+
+fn pack(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
+    }
+}
+
+fn unpack(v: u128, v6: bool) -> IpAddr {
+    if v6 {
+        IpAddr::V6(v.into())
+    } else {
+        IpAddr::V4((v as u32).into())
+    }
 }
 
 #[derive(Debug)]
@@ -58,8 +76,8 @@ struct FlowRec {
 
 impl FlowRec {
     fn ends(&self) -> [(IpAddr, u16); 2] {
-        let a = (self.key.a, self.key.pa);
-        let b = (self.key.b, self.key.pb);
+        let a = (unpack(self.key.a, self.key.v6), self.key.pa);
+        let b = (unpack(self.key.b, self.key.v6), self.key.pb);
         if self.init_is_a { [a, b] } else { [b, a] }
     }
 }
@@ -186,22 +204,26 @@ impl<'o> Analyzer<'o> {
                 return;
             }
         }
-        let from_a = (ip.src, ip.sport) <= (ip.dst, ip.dport);
+        let (src, dst) = (pack(ip.src), pack(ip.dst));
+        let v6 = ip.src.is_ipv6();
+        let from_a = (src, ip.sport) <= (dst, ip.dport);
         let key = if from_a {
             FlowKey {
-                a: ip.src,
-                b: ip.dst,
+                a: src,
+                b: dst,
                 pa: ip.sport,
                 pb: ip.dport,
                 proto: ip.proto,
+                v6,
             }
         } else {
             FlowKey {
-                a: ip.dst,
-                b: ip.src,
+                a: dst,
+                b: src,
                 pa: ip.dport,
                 pb: ip.sport,
                 proto: ip.proto,
+                v6,
             }
         };
         let idx = match self.map.get(&key) {
