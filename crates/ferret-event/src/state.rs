@@ -1021,7 +1021,9 @@ impl State {
         match ev.ret {
             Some(fd) if fd >= 0 => {
                 let mut info = FdInfo::new(kind, name);
-                info.name_raw = raw.to_owned();
+                if raw != info.name {
+                    info.name_raw = raw.to_owned();
+                }
                 info.flags = flags;
                 info.cloexec =
                     flags & O_CLOEXEC != 0 || flag_text_has(ev.args.get("flags"), "O_CLOEXEC");

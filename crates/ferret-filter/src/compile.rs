@@ -151,6 +151,44 @@ impl Net {
     }
 }
 
+/// A string set with a 256-bit pre-filter on (length, first byte, last byte): most
+/// values tested against exclusion lists are not in them, and this rejects them without
+/// hashing the whole string.
+#[derive(Debug, Clone)]
+struct StrSet {
+    set: FxHashSet<Box<str>>,
+    bloom: [u64; 4],
+}
+
+fn bloom_bit(s: &str) -> usize {
+    let b = s.as_bytes();
+    let (f, l) = (
+        b.first().copied().unwrap_or(0),
+        b.last().copied().unwrap_or(0),
+    );
+    (b.len().wrapping_mul(31) ^ usize::from(f).wrapping_mul(7) ^ usize::from(l).wrapping_mul(131))
+        & 255
+}
+
+impl StrSet {
+    fn new(vals: Vec<String>) -> StrSet {
+        let mut bloom = [0u64; 4];
+        for v in &vals {
+            let bit = bloom_bit(v);
+            bloom[bit / 64] |= 1 << (bit % 64);
+        }
+        StrSet {
+            set: vals.into_iter().map(Into::into).collect(),
+            bloom,
+        }
+    }
+    #[inline]
+    fn contains(&self, v: &str) -> bool {
+        let bit = bloom_bit(v);
+        self.bloom[bit / 64] & (1 << (bit % 64)) != 0 && self.set.contains(v)
+    }
+}
+
 /// A compiled comparison.
 #[derive(Debug, Clone)]
 enum Test {
@@ -159,7 +197,7 @@ enum Test {
         s: Box<str>,
         finder: Option<memmem::Finder<'static>>,
     },
-    StrSet(FxHashSet<Box<str>>),
+    StrSet(StrSet),
     PMatch(Box<[Box<str>]>),
     Glob {
         pat: Box<str>,
@@ -645,7 +683,7 @@ impl<'d> Compiler<'d> {
                         finder: None,
                     }
                 }
-                Op::In | Op::Intersects => Test::StrSet(vals.into_iter().map(Into::into).collect()),
+                Op::In | Op::Intersects => Test::StrSet(StrSet::new(vals)),
                 Op::PMatch => Test::PMatch(
                     vals.into_iter()
                         .map(|v| v.trim_end_matches('/').to_owned().into())
@@ -870,7 +908,7 @@ impl Test {
                 }
             },
             Test::StrSet(set) => match v {
-                Val::Str(t) => set.contains(&**t),
+                Val::Str(t) => set.contains(t),
                 other => {
                     let mut t = String::new();
                     other.render(&mut t);

@@ -868,6 +868,9 @@ pub struct FieldRef {
     pub info: &'static FieldInfo,
     /// Argument.
     pub arg: FieldArg,
+    /// `info.id`, copied here so evaluation does not chase the registry pointer.
+    pub id: Field,
+    multi: bool,
 }
 
 /// Error resolving a field name.
@@ -875,6 +878,25 @@ pub struct FieldRef {
 pub struct FieldError(pub String);
 
 impl FieldRef {
+    /// A reference to `info` with argument `arg`.
+    pub fn new(info: &'static FieldInfo, arg: FieldArg) -> FieldRef {
+        let multi = match info.id {
+            Field::ProcAname
+            | Field::ProcApid
+            | Field::ProcAexe
+            | Field::ProcAexePath
+            | Field::ProcAcmdline => arg == FieldArg::None,
+            Field::FdIp | Field::FdPort | Field::FdNet | Field::FdTypes => true,
+            _ => false,
+        };
+        FieldRef {
+            info,
+            arg,
+            id: info.id,
+            multi,
+        }
+    }
+
     /// Resolves `name` (e.g. `proc.aname[2]`, `evt.arg.flags`, `evt.arg[1]`).
     pub fn parse(name: &str) -> Result<FieldRef, FieldError> {
         let (base, bracket) = match name.find('[') {
@@ -908,7 +930,7 @@ impl FieldRef {
                     )));
                 }
             };
-            return Ok(FieldRef { info, arg });
+            return Ok(FieldRef::new(info, arg));
         }
         // `evt.arg.NAME` / `evt.rawarg.NAME` style arguments.
         if bracket.is_none() {
@@ -916,10 +938,7 @@ impl FieldRef {
                 if let Some(arg) = name.strip_prefix(prefix).filter(|a| !a.is_empty()) {
                     let info = field_info(&prefix[..prefix.len() - 1])
                         .ok_or_else(|| FieldError(format!("unknown field {name:?}")))?;
-                    return Ok(FieldRef {
-                        info,
-                        arg: FieldArg::Name(arg.into()),
-                    });
+                    return Ok(FieldRef::new(info, FieldArg::Name(arg.into())));
                 }
             }
         }
@@ -928,21 +947,13 @@ impl FieldRef {
 
     /// Whether ferret never has a value for this field.
     pub fn is_absent(&self) -> bool {
-        self.info.id == Field::Absent
+        self.id == Field::Absent
     }
 
     /// Whether this reference can yield several values (`proc.aname` without index,
     /// `fd.ip`, `fd.port`, `fd.net`, `fd.types`).
     pub fn is_multi(&self) -> bool {
-        match self.info.id {
-            Field::ProcAname
-            | Field::ProcApid
-            | Field::ProcAexe
-            | Field::ProcAexePath
-            | Field::ProcAcmdline => self.arg == FieldArg::None,
-            Field::FdIp | Field::FdPort | Field::FdNet | Field::FdTypes => true,
-            _ => false,
-        }
+        self.multi
     }
 
     /// Display name including the argument.
@@ -1207,7 +1218,7 @@ pub(crate) fn for_each_value<'a>(
     ctx: &Ctx<'a>,
     f: &mut dyn FnMut(Val<'a>) -> bool,
 ) -> bool {
-    match field.info.id {
+    match field.id {
         Field::ProcAname
         | Field::ProcApid
         | Field::ProcAexe
@@ -1221,7 +1232,7 @@ pub(crate) fn for_each_value<'a>(
                 let Some(cur) = p.and_then(|c| ctx.view.state.parent(c)) else {
                     return false;
                 };
-                if let Some(v) = ancestor_val(field.info.id, cur)
+                if let Some(v) = ancestor_val(field.id, cur)
                     && f(v)
                 {
                     return true;
@@ -1234,7 +1245,7 @@ pub(crate) fn for_each_value<'a>(
             let Some(fd) = ctx.view.fd else { return false };
             for end in [End::Local, End::Remote] {
                 if let Some(a) = endpoint(&fd, end) {
-                    let v = if field.info.id == Field::FdPort {
+                    let v = if field.id == Field::FdPort {
                         a.port.map(|p| Val::Int(i64::from(p)))
                     } else {
                         a.ip.map(Val::Ip)
@@ -1264,7 +1275,7 @@ pub fn extract<'a>(field: &'a FieldRef, ctx: &Ctx<'a>) -> Option<Val<'a>> {
     let ev = ctx.ev;
     let proc = ctx.view.proc;
     let fd = ctx.view.fd;
-    match field.info.id {
+    match field.id {
         Field::Absent => None,
         Field::EvtNum => Some(Val::Int(i64::try_from(ev.num).unwrap_or(i64::MAX))),
         Field::EvtTime => Some(Val::Str(Cow::Owned(format_time(ev.ts)))),
@@ -1375,12 +1386,12 @@ pub fn extract<'a>(field: &'a FieldRef, ctx: &Ctx<'a>) -> Option<Val<'a>> {
                 FieldArg::Index(n) => n,
                 _ => 1,
             };
-            ancestor_val(field.info.id, ctx.view.ancestor(depth)?)
+            ancestor_val(field.id, ctx.view.ancestor(depth)?)
         }
         Field::ProcSid => proc.filter(|p| p.sid != 0).map(|p| Val::Int(p.sid)),
         Field::ProcSname | Field::ProcSidExe | Field::ProcSidExePath => {
             let leader = ctx.view.state.process(proc?.sid)?;
-            match field.info.id {
+            match field.id {
                 Field::ProcSname => nonempty(&leader.name),
                 Field::ProcSidExe => nonempty(&leader.exe),
                 _ => nonempty(&leader.exepath),
@@ -1389,7 +1400,7 @@ pub fn extract<'a>(field: &'a FieldRef, ctx: &Ctx<'a>) -> Option<Val<'a>> {
         Field::ProcVpgid => proc.filter(|p| p.pgid != 0).map(|p| Val::Int(p.pgid)),
         Field::ProcVpgidName | Field::ProcVpgidExe => {
             let leader = ctx.view.state.process(proc?.pgid)?;
-            nonempty(if field.info.id == Field::ProcVpgidName {
+            nonempty(if field.id == Field::ProcVpgidName {
                 &leader.name
             } else {
                 &leader.exe
@@ -1423,7 +1434,7 @@ pub fn extract<'a>(field: &'a FieldRef, ctx: &Ctx<'a>) -> Option<Val<'a>> {
         Field::UserHomedir | Field::UserShell => {
             let uid = proc.filter(|p| p.uid != u32::MAX)?.uid;
             let u = users().get(&uid)?;
-            nonempty(if field.info.id == Field::UserHomedir {
+            nonempty(if field.id == Field::UserHomedir {
                 &u.1
             } else {
                 &u.2
@@ -1475,14 +1486,14 @@ pub fn extract<'a>(field: &'a FieldRef, ctx: &Ctx<'a>) -> Option<Val<'a>> {
             }
             let name = f.info.name.as_str();
             if f.info.kind == ferret_event::FdKind::Directory {
-                return if field.info.id == Field::FdDirectory {
+                return if field.id == Field::FdDirectory {
                     nonempty(name)
                 } else {
                     None
                 };
             }
             let cut = name.rfind('/')?;
-            if field.info.id == Field::FdDirectory {
+            if field.id == Field::FdDirectory {
                 s(if cut == 0 { "/" } else { &name[..cut] })
             } else {
                 nonempty(&name[cut + 1..])
@@ -1496,7 +1507,7 @@ pub fn extract<'a>(field: &'a FieldRef, ctx: &Ctx<'a>) -> Option<Val<'a>> {
         | Field::FdSnet
         | Field::FdLnet
         | Field::FdRnet => {
-            let end = match field.info.id {
+            let end = match field.id {
                 Field::FdCip | Field::FdCnet => End::Client,
                 Field::FdSip | Field::FdSnet => End::Server,
                 Field::FdLip | Field::FdLnet => End::Local,
@@ -1505,7 +1516,7 @@ pub fn extract<'a>(field: &'a FieldRef, ctx: &Ctx<'a>) -> Option<Val<'a>> {
             endpoint(&fd?, end)?.ip.map(Val::Ip)
         }
         Field::FdCport | Field::FdSport | Field::FdLport | Field::FdRport => {
-            let end = match field.info.id {
+            let end = match field.id {
                 Field::FdCport => End::Client,
                 Field::FdSport => End::Server,
                 Field::FdLport => End::Local,
@@ -1542,7 +1553,7 @@ pub fn extract<'a>(field: &'a FieldRef, ctx: &Ctx<'a>) -> Option<Val<'a>> {
         Field::FdNameChanged => fd.map(|f| Val::Bool(f.info.name_changed)),
         Field::FsPathName | Field::FsPathNameRaw => {
             let raw = path_arg(ev, &["path", "pathname", "name", "filename"])?;
-            if field.info.id == Field::FsPathNameRaw {
+            if field.id == Field::FsPathNameRaw {
                 s(raw)
             } else {
                 Some(Val::Str(abs_path(ctx, raw)))
@@ -1550,7 +1561,7 @@ pub fn extract<'a>(field: &'a FieldRef, ctx: &Ctx<'a>) -> Option<Val<'a>> {
         }
         Field::FsPathSource | Field::FsPathSourceRaw => {
             let raw = path_arg(ev, &["oldpath", "target", "source"])?;
-            if field.info.id == Field::FsPathSourceRaw {
+            if field.id == Field::FsPathSourceRaw {
                 s(raw)
             } else {
                 Some(Val::Str(abs_path(ctx, raw)))
@@ -1558,7 +1569,7 @@ pub fn extract<'a>(field: &'a FieldRef, ctx: &Ctx<'a>) -> Option<Val<'a>> {
         }
         Field::FsPathTarget | Field::FsPathTargetRaw => {
             let raw = path_arg(ev, &["newpath", "linkpath"])?;
-            if field.info.id == Field::FsPathTargetRaw {
+            if field.id == Field::FsPathTargetRaw {
                 s(raw)
             } else {
                 Some(Val::Str(abs_path(ctx, raw)))

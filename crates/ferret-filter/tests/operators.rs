@@ -234,6 +234,10 @@ fn precedence_and_not_binding() {
     assert_eq!(hits("container.id != host"), Vec::<u64>::new());
     assert_eq!(hits("not container.id = host and evt.num = 3"), [3]);
     assert_eq!(hits("spawned_process"), [3], "built-in macro");
+    // Field-to-field comparison.
+    assert_eq!(hits("evt.num = 3 and proc.pname != val(proc.name)"), [3]);
+    assert_eq!(hits("evt.arg.name = val(fd.name)"), [4]);
+    assert_eq!(hits("proc.pid = val(thread.tid) and evt.num = 7"), [7]);
 }
 
 struct Defs {

@@ -439,6 +439,14 @@ impl Engine {
         &self.rules
     }
 
+    /// Indices of the rules an event of type `ty` is tested against.
+    pub fn candidates(&self, ty: &str) -> &[u32] {
+        self.types
+            .get(ty)
+            .and_then(|id| self.by_type.get(usize::from(id)))
+            .map_or(self.any_type.as_slice(), Vec::as_slice)
+    }
+
     /// Number of rules an event of type `ty` is tested against.
     pub fn candidates_for(&self, ty: &str) -> usize {
         self.types
@@ -479,8 +487,8 @@ impl Engine {
         }
     }
 
-    /// Whether rule `idx` matches `ev` (no index lookup: the rule is tested whatever the
-    /// event type). For diagnostics and per-rule profiling.
+    /// Whether rule `idx` matches `ev`, which must be of a type in
+    /// [`Engine::candidates`] for it. For diagnostics and per-rule profiling.
     pub fn rule_matches(&self, idx: usize, ev: &Event, view: View<'_>) -> bool {
         let Some(r) = self.rules.get(idx) else {
             return false;
@@ -490,7 +498,7 @@ impl Engine {
             type_id: self.types.get(&ev.ty),
             memo: None,
         };
-        r.source_id == ev.source && r.node.eval(&c)
+        r.source_id == ev.source && r.indexed.eval(&c)
     }
 
     /// Builds the Falco-style alert for rule `idx` on `ev`.
@@ -500,10 +508,7 @@ impl Engine {
         let time = ferret_filter::format_iso8601(ev.ts);
         let body = r.output.render(&ctx);
         let host = ferret_filter::fields::field_info("evt.hostname")
-            .map(|i| FieldRef {
-                info: i,
-                arg: ferret_filter::FieldArg::None,
-            })
+            .map(|i| FieldRef::new(i, ferret_filter::FieldArg::None))
             .and_then(|f| {
                 extract(&f, &ctx).map(|v| {
                     let mut s = String::new();

@@ -531,3 +531,31 @@ fn falco_alert_output_substitutes_fields() {
     );
     assert!(al.tags.iter().any(|t| t == "T1555"), "{:?}", al.tags);
 }
+
+#[test]
+fn cached_macro_results_agree_with_uncached_evaluation() {
+    let e = engine();
+    let memo = e.new_memo();
+    let mut compared = 0;
+    for c in cases() {
+        for build in [c.pos, c.neg] {
+            let mut s = base();
+            build(&mut s);
+            let mut st = ferret_event::State::new();
+            for ev in &s.evs {
+                let view = st.update(ev);
+                let mut hits = Vec::new();
+                e.matches(ev, view, &memo, &mut hits);
+                let direct: Vec<usize> = e
+                    .candidates(&ev.ty)
+                    .iter()
+                    .map(|i| *i as usize)
+                    .filter(|i| e.rule_matches(*i, ev, view))
+                    .collect();
+                assert_eq!(hits, direct, "event {} ({})", ev.num, ev.ty);
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 100);
+}
