@@ -387,7 +387,7 @@ impl<'o> Analyzer<'o> {
         s.tcp_out_of_order = self.stats.out_of_order;
         s.tcp_gap_bytes = self.stats.gap_bytes;
 
-        // Names resolved to addresses, from DNS answers.
+        // Names of addresses, from DNS answers.
         let mut resolved: FastMap<IpAddr, Vec<String>> = FastMap::default();
         for m in &self.rec.dns {
             for a in &m.answers {
@@ -405,6 +405,29 @@ impl<'o> Analyzer<'o> {
                         v.push(a.name.clone());
                     }
                 }
+            }
+        }
+        // Names the clients themselves gave the server: HTTP Host and TLS SNI
+        // (a blacklisted domain is caught even when no DNS lookup was captured).
+        let named = self
+            .rec
+            .http
+            .iter()
+            .filter_map(|h| Some((h.dst, h.host.as_deref()?)));
+        let named = named.chain(
+            self.rec
+                .tls
+                .iter()
+                .filter_map(|t| Some((t.dst, t.sni.as_deref()?))),
+        );
+        for (ip, name) in named {
+            // An address literal in Host is no name.
+            if name.is_empty() || name.trim_matches(['[', ']']).parse::<IpAddr>().is_ok() {
+                continue;
+            }
+            let v = resolved.entry(ip).or_default();
+            if v.len() < 20 && !v.iter().any(|n| n == name) {
+                v.push(name.to_string());
             }
         }
 

