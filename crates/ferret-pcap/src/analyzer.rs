@@ -121,7 +121,10 @@ impl<'o> Analyzer<'o> {
                 budget: opts.limits.max_record_bytes,
                 ..Default::default()
             },
-            stats: TcpStats::default(),
+            stats: TcpStats {
+                budget: opts.limits.tcp_buffer_bytes,
+                ..Default::default()
+            },
             summary: Summary::default(),
             malformed: [0; 7],
             link_types: Vec::new(),
@@ -483,9 +486,9 @@ impl<'o> Analyzer<'o> {
                 self.rec.over_budget,
             ),
             lim(
-                "record_bytes",
-                opts.limits.max_record_bytes,
-                self.rec.over_budget,
+                "tcp_buffer_bytes",
+                opts.limits.tcp_buffer_bytes,
+                self.stats.over_budget,
             ),
         ]
         .into_iter()

@@ -433,6 +433,11 @@ pub(crate) struct DnsTcp {
 }
 
 impl DnsTcp {
+    /// Bytes held in buffers.
+    pub(crate) fn buffered(&self) -> usize {
+        self.bufs[0].capacity() + self.bufs[1].capacity()
+    }
+
     /// Data lost: partial messages are dropped.
     pub(crate) fn gap(&mut self, dir: usize) {
         self.bufs[dir & 1] = Vec::new();

@@ -91,6 +91,22 @@ pub(crate) struct H2Conn {
 }
 
 impl H2Conn {
+    /// Bytes held in buffers.
+    pub(crate) fn buffered(&self) -> usize {
+        let dir = |d: &Dir| {
+            d.head.capacity()
+                + d.payload.capacity()
+                + d.block.as_ref().map_or(0, |b| b.1.capacity())
+        };
+        let streams: usize = self
+            .streams
+            .values()
+            .map(|s| 64 + s.body[0].capacity() + s.body[1].capacity())
+            .sum();
+        // The HPACK dynamic tables hold up to 4 KiB each by default.
+        dir(&self.dirs[0]) + dir(&self.dirs[1]) + streams + 8192
+    }
+
     /// A connection whose client sends in direction `client`.
     pub(crate) fn new(client: usize) -> Self {
         let client = client & 1;

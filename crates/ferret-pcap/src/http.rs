@@ -102,6 +102,11 @@ pub(crate) struct HttpConn {
 }
 
 impl HttpConn {
+    /// Bytes held in buffers.
+    pub(crate) fn buffered(&self) -> usize {
+        self.dirs[0].buf.capacity() + self.dirs[1].buf.capacity() + self.pending.capacity() * 24
+    }
+
     pub(crate) fn new() -> Self {
         HttpConn {
             dirs: [Dir::new(), Dir::new()],

@@ -50,6 +50,11 @@ pub(crate) struct IrcConn {
 }
 
 impl IrcConn {
+    /// Bytes held in buffers.
+    pub(crate) fn buffered(&self) -> usize {
+        self.bufs[0].capacity() + self.bufs[1].capacity()
+    }
+
     /// Data lost in direction `dir`: the partial line is dropped.
     pub(crate) fn gap(&mut self, dir: usize) {
         self.bufs[dir & 1].clear();

@@ -106,6 +106,10 @@ pub struct Limits {
     /// Estimated bytes all L7 records together may hold; records beyond it are
     /// counted under `record_bytes` in the limits reached. Default 64 MiB.
     pub max_record_bytes: usize,
+    /// Bytes all TCP connections together may hold in buffers (out-of-order
+    /// segments, partial headers and lines); a connection that would go beyond
+    /// stops being parsed, counted under `tcp_buffer_bytes`. Default 32 MiB.
+    pub tcp_buffer_bytes: usize,
     /// Out-of-order TCP bytes buffered per direction before the hole is skipped.
     /// Default 256 KiB.
     pub tcp_window: usize,
@@ -119,6 +123,7 @@ impl Default for Limits {
             max_flows: 200_000,
             max_records: 100_000,
             max_record_bytes: 64 << 20,
+            tcp_buffer_bytes: 32 << 20,
             tcp_window: 256 * 1024,
             tcp_idle_secs: 300,
         }

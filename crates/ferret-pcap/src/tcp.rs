@@ -68,6 +68,8 @@ struct Stream {
 pub(crate) struct TcpState {
     dirs: [Stream; 2],
     app: App,
+    /// This connection's share of [`TcpStats::held`].
+    held: usize,
 }
 
 /// Counters the reassembler reports back.
@@ -75,6 +77,12 @@ pub(crate) struct TcpState {
 pub(crate) struct TcpStats {
     pub out_of_order: u64,
     pub gap_bytes: u64,
+    /// Bytes all live connections hold in buffers (out-of-order segments and
+    /// parser buffers), and the most they may hold together.
+    pub held: usize,
+    pub budget: usize,
+    /// Connections whose parsing stopped because the budget was spent.
+    pub over_budget: u64,
 }
 
 /// What the caller should do with the state after a segment.
@@ -97,6 +105,7 @@ impl TcpState {
         TcpState {
             dirs: [Stream::default(), Stream::default()],
             app: App::Unknown(0),
+            held: 0,
         }
     }
 
@@ -161,11 +170,21 @@ impl TcpState {
             self.dirs[dir].fin = true;
         }
         if matches!(self.app, App::Done) {
+            self.forget(stats);
             return Next::Ignore;
         }
         if flags & TCP_RST != 0 || (self.dirs[0].fin && self.dirs[1].fin) {
             self.close(ctx, stats);
             return Next::Closed;
+        }
+        // Memory stays bounded however many connections hold partial data.
+        let now = self.dirs[0].ooo_bytes + self.dirs[1].ooo_bytes + self.buffered();
+        stats.held = stats.held - self.held.min(stats.held) + now;
+        self.held = now;
+        if stats.held > stats.budget {
+            stats.over_budget += 1;
+            self.forget(stats);
+            return Next::Ignore;
         }
         Next::Keep
     }
@@ -221,6 +240,26 @@ impl TcpState {
         }
         if let App::Telnet(t) = &mut self.app {
             t.close(ctx);
+        }
+        self.forget(stats);
+    }
+
+    /// The state is about to be dropped: its buffers no longer count.
+    fn forget(&mut self, stats: &mut TcpStats) {
+        stats.held -= self.held.min(stats.held);
+        self.held = 0;
+    }
+
+    /// Bytes the parser holds in its buffers.
+    fn buffered(&self) -> usize {
+        match &self.app {
+            App::Http(h) => h.buffered(),
+            App::Http2(h) => h.buffered(),
+            App::Dns(d) => d.buffered(),
+            App::Irc(i) => i.buffered(),
+            App::Telnet(t) => t.buffered(),
+            App::Tls(t) => t.buffered(),
+            App::Unknown(_) | App::Done => 0,
         }
     }
 

@@ -73,6 +73,11 @@ pub(crate) struct TelnetConn {
 }
 
 impl TelnetConn {
+    /// Bytes held in buffers.
+    pub(crate) fn buffered(&self) -> usize {
+        self.tail.capacity() + self.line.capacity()
+    }
+
     pub(crate) fn new() -> Self {
         TelnetConn {
             session: None,

@@ -24,6 +24,11 @@ pub(crate) struct TlsConn {
 }
 
 impl TlsConn {
+    /// Bytes held in buffers.
+    pub(crate) fn buffered(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// A connection whose client sends in direction `client`.
     pub(crate) fn new(client: usize) -> Self {
         TlsConn {

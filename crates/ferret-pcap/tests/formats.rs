@@ -468,3 +468,54 @@ fn blacklisted_domain_from_http_host() {
     );
     assert!(!r.endpoints.iter().any(|e| e.ip == c && e.blacklisted));
 }
+
+#[test]
+fn tcp_buffers_stay_within_their_budget() {
+    let s = ip("10.0.0.9");
+    let tcp = |seq, flags| Transport::Tcp { seq, ack: 1, flags };
+    let mut frames = Vec::new();
+    // 200 connections, each closed after one complete request: nothing stays held.
+    for i in 0..200u16 {
+        let c = IpAddr::from([10, 1, (i >> 8) as u8, i as u8]);
+        let req = b"GET /ok HTTP/1.1\r\nHost: h\r\n\r\n";
+        for (t, p) in [
+            (tcp(1, 0x18), &req[..]),
+            (tcp(1 + req.len() as u32, 0x11), b""),
+        ] {
+            let mut f = Vec::new();
+            build_frame(&mut f, c, 40000, s, 80, t, p);
+            frames.push(f);
+        }
+        let mut f = Vec::new();
+        build_frame(&mut f, s, 80, c, 40000, tcp(1, 0x11), b"");
+        frames.push(f);
+    }
+    // 200 connections that leave a header block unfinished (2 KiB each).
+    let mut pad = b"GET /slow HTTP/1.1\r\nX-Pad: ".to_vec();
+    pad.resize(2048, b'a');
+    for i in 0..200u16 {
+        let mut f = Vec::new();
+        build_frame(
+            &mut f,
+            IpAddr::from([10, 2, (i >> 8) as u8, i as u8]),
+            40000,
+            s,
+            80,
+            tcp(1, 0x18),
+            &pad,
+        );
+        frames.push(f);
+    }
+    let pcap = classic(&frames, 1, 0, &[]);
+    let mut opts = Options::default();
+    opts.limits.tcp_buffer_bytes = 64 * 1024;
+    let r = analyze_reader(&pcap[..], &opts).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.http.len(), 200, "closed connections were all parsed");
+    let cut = r
+        .limits_reached
+        .iter()
+        .find(|l| l.what == "tcp_buffer_bytes");
+    let dropped = cut.map_or(0, |l| l.dropped);
+    // 64 KiB holds about 30 of the unfinished 2 KiB headers; the rest are cut.
+    assert!((150..=180).contains(&dropped), "{:?}", r.limits_reached);
+}
