@@ -122,7 +122,8 @@ pub struct IrcLine {
     pub params: Vec<String>,
 }
 
-/// A telnet login and what was typed after it.
+/// A telnet session in which the client sent something (a bare connect is only a
+/// [`TcpSession`]): the login and what was typed after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TelnetLogin {
     /// The TCP session.

@@ -789,7 +789,11 @@ fn telnet(conn: &mut Conn<'_>, id: u64, dst: SocketAddr, shared: &Shared) -> Tcp
         }
     }
     rec.negotiations = neg;
-    shared.record(|l| &mut l.telnet, rec);
+    // A bare connect (a scan) is already a TCP session; a login record needs the
+    // client to have sent something.
+    if rec.username.is_some() || !rec.negotiations.is_empty() {
+        shared.record(|l| &mut l.telnet, rec);
+    }
     TcpProtocol::Telnet
 }
 

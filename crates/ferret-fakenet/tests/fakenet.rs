@@ -488,6 +488,30 @@ fn sample_in_a_sandbox_talks_to_the_fake_internet() {
                 && h.host.as_deref() == Some("c2.ferret-test.example")),
         "ferret-pcap saw no HTTP request"
     );
+    // What `ferret analyze` will show of this run: IRC, typed telnet credentials and
+    // the scan, as ferret-pcap sees them in our capture.
+    let irc_cmds: Vec<&str> = report
+        .irc
+        .iter()
+        .filter(|m| m.from_client)
+        .map(|m| m.command.as_str())
+        .collect();
+    println!("ferret-pcap: IRC from client {irc_cmds:?}");
+    assert!(
+        irc_cmds.contains(&"NICK") && irc_cmds.contains(&"JOIN"),
+        "{irc_cmds:?}"
+    );
+    let creds: Vec<(Option<&str>, Option<&str>)> = report
+        .telnet
+        .iter()
+        .flat_map(|t| &t.credentials)
+        .map(|c| (c.username.as_deref(), c.password.as_deref()))
+        .collect();
+    println!("ferret-pcap: telnet credentials {creds:?}");
+    assert!(creds.contains(&(Some("root"), Some("vizxv"))), "{creds:?}");
+    let kinds: Vec<&str> = report.anomalies.iter().map(|a| a.kind.as_ref()).collect();
+    println!("ferret-pcap: anomalies {kinds:?}");
+    assert!(kinds.iter().any(|k| k.contains("scan")), "{kinds:?}");
 
     // Nothing left: no namespace, interface or named namespace of ours.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -668,4 +692,40 @@ fn bad_configuration_and_attach_targets_are_refused() {
     let e = net.attach_pid(1).unwrap_err().to_string();
     assert!(e.contains("after teardown"), "{e}");
     assert_eq!(our_new_links(&links_before), Vec::<String>::new());
+}
+
+/// Past `max_connections` sessions at once, connections are accepted, closed at
+/// once and counted.
+#[test]
+fn connection_cap_refuses_and_counts() {
+    let _g = serial();
+    let mut cfg = FakeNetConfig::default();
+    cfg.max_connections = 2;
+    let mut net = FakeNet::new(cfg).unwrap();
+    let mut scfg = SandboxConfig::new(work_root().join("tasks"));
+    scfg.network = Network::Join(net.sandbox_netns_path().unwrap());
+    fs::create_dir_all(&scfg.work_root).unwrap();
+    let mut sb = Sandbox::new(scfg).unwrap();
+    // Two idle sessions hold both slots; the third is closed: read sees EOF (status
+    // 1) at once instead of timing out (status > 128).
+    let script = r#"
+        exec 3<>/dev/tcp/198.51.100.1/7001
+        exec 4<>/dev/tcp/198.51.100.2/7002
+        sleep 0.5
+        exec 5<>/dev/tcp/198.51.100.3/7003
+        read -t 3 x <&5; echo "third:$?"
+    "#;
+    let spawned = sb
+        .spawn(SpawnSpec::new(["/bin/bash", "-c", script]))
+        .unwrap();
+    spawned.release().unwrap();
+    sb.wait(Instant::now() + Duration::from_secs(30)).unwrap();
+    let outcome = sb.teardown().unwrap();
+    let stdout = String::from_utf8_lossy(&outcome.stdout.data).into_owned();
+    let done = net.teardown().unwrap();
+    assert!(stdout.contains("third:1"), "{stdout}");
+    assert_eq!(done.log.refused_connections, 1);
+    let refused: Vec<_> = done.log.tcp.iter().filter(|s| s.refused).collect();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].original_dst.to_string(), "198.51.100.3:7003");
 }
