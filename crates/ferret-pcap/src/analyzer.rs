@@ -68,6 +68,9 @@ struct FlowRec {
     syn_sent: bool,
     /// Responder answered with SYN-ACK.
     syn_ack: bool,
+    /// Initial sequence numbers seen in SYNs, per direction, kept here so that
+    /// connections without data (scans) need no reassembly state.
+    isn: [Option<u32>; 2],
     app: AppKind,
     /// L7 parsing is over for this flow (nothing recognised, or closed).
     l7_done: bool,
@@ -250,6 +253,7 @@ impl<'o> Analyzer<'o> {
                     rst: 0,
                     syn_sent: false,
                     syn_ack: false,
+                    isn: [None; 2],
                     app: AppKind::None,
                     l7_done: false,
                     tcp: None,
@@ -286,10 +290,13 @@ impl<'o> Analyzer<'o> {
                     return;
                 }
                 if f.tcp.is_none() {
-                    if ip.payload.is_empty() && fl & TCP_SYN == 0 {
+                    if ip.payload.is_empty() {
+                        if fl & TCP_SYN != 0 {
+                            f.isn[dir] = Some(ip.seq);
+                        }
                         return;
                     }
-                    f.tcp = Some(Box::new(TcpState::new()));
+                    f.tcp = Some(Box::new(TcpState::new(f.isn)));
                     self.active.push(idx);
                 }
                 let ends = f.ends();

@@ -101,9 +101,14 @@ fn seq_lt(a: u32, b: u32) -> bool {
 }
 
 impl TcpState {
-    pub(crate) fn new() -> Self {
+    /// A connection whose SYNs, if seen, carried these initial sequence numbers.
+    pub(crate) fn new(isn: [Option<u32>; 2]) -> Self {
+        let stream = |isn: Option<u32>| Stream {
+            next: isn.map(|s| s.wrapping_add(1)),
+            ..Stream::default()
+        };
         TcpState {
-            dirs: [Stream::default(), Stream::default()],
+            dirs: [stream(isn[0]), stream(isn[1])],
             app: App::Unknown(0),
             held: 0,
         }
