@@ -699,9 +699,11 @@ fn bad_configuration_and_attach_targets_are_refused() {
 #[test]
 fn connection_cap_refuses_and_counts() {
     let _g = serial();
-    let mut cfg = FakeNetConfig::default();
-    cfg.max_connections = 2;
-    let mut net = FakeNet::new(cfg).unwrap();
+    let mut net = FakeNet::new(FakeNetConfig {
+        max_connections: 2,
+        ..FakeNetConfig::default()
+    })
+    .unwrap();
     let mut scfg = SandboxConfig::new(work_root().join("tasks"));
     scfg.network = Network::Join(net.sandbox_netns_path().unwrap());
     fs::create_dir_all(&scfg.work_root).unwrap();
