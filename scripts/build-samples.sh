@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Builds ferret's benign behaviour samples (samples/src/*.c) for every architecture:
+#   DIR/<arch>/<name> (dynamic) and DIR/<arch>/<name>-static
+# Usage: scripts/build-samples.sh [--out DIR] [--arch NAME]... [--jobs N] [--list-arches]
+# Incremental: an output newer than its sources, common.h and this script is kept.
+# Parallel (xargs -P). A failed compile prints the compiler's message and the script
+# exits 1 after the other jobs finished. Concurrent runs on one DIR are serialised with
+# flock(1).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
+src="$root/samples/src"
+script="$here/$(basename "${BASH_SOURCE[0]}")"
+
+# arch name -> compiler (Debian package in the comment of the error below)
+declare -A CC=(
+  [x86_64]=gcc
+  [i386]=i686-linux-gnu-gcc
+  [arm]=arm-linux-gnueabi-gcc
+  [aarch64]=aarch64-linux-gnu-gcc
+  [mips]=mips-linux-gnu-gcc
+  [mipsel]=mipsel-linux-gnu-gcc
+  [powerpc]=powerpc-linux-gnu-gcc
+)
+declare -A PKG=(
+  [x86_64]=gcc
+  [i386]=gcc-i686-linux-gnu
+  [arm]=gcc-arm-linux-gnueabi
+  [aarch64]=gcc-aarch64-linux-gnu
+  [mips]=gcc-mips-linux-gnu
+  [mipsel]=gcc-mipsel-linux-gnu
+  [powerpc]=gcc-powerpc-linux-gnu
+)
+ALL_ARCHES=(x86_64 i386 arm aarch64 mips mipsel powerpc)
+
+out="$root/target/samples"
+arches=()
+jobs=$(nproc 2>/dev/null || echo 2)
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --out) [[ $# -ge 2 ]] || { echo "build-samples: --out needs a directory" >&2; exit 2; }
+           out=$2; shift 2 ;;
+    --arch) [[ $# -ge 2 ]] || { echo "build-samples: --arch needs a name" >&2; exit 2; }
+            [[ -n "${CC[$2]:-}" ]] || { echo "build-samples: unknown arch '$2' (known: ${ALL_ARCHES[*]})" >&2; exit 2; }
+            arches+=("$2"); shift 2 ;;
+    --jobs) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || { echo "build-samples: --jobs needs a positive number" >&2; exit 2; }
+            jobs=$2; shift 2 ;;
+    --list-arches) printf '%s\n' "${ALL_ARCHES[@]}"; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$script"; exit 0 ;;
+    *) echo "build-samples: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+[[ ${#arches[@]} -gt 0 ]] || arches=("${ALL_ARCHES[@]}")
+
+for a in "${arches[@]}"; do
+  command -v "${CC[$a]}" >/dev/null || {
+    echo "build-samples: compiler ${CC[$a]} for $a not found (install Debian packages ${PKG[$a]} and its libc6-dev cross package; scripts/install.sh does)" >&2
+    exit 1
+  }
+done
+
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+exec 9>"$out/.build-samples.lock"
+flock 9
+
+names=()
+for f in "$src"/*.c; do names+=("$(basename "$f" .c)"); done
+
+# One job: arch name static(0|1). Builds into a temporary file, then renames it, so an
+# interrupted build never leaves a half-written output that looks up to date.
+build_one() {
+  local arch=$1 name=$2 static=$3
+  local cc=${CC_MAP[$arch]}
+  local dest="$OUT/$arch/$name" flags=()
+  [[ $static == 1 ]] && { dest="$dest-static"; flags+=(-static); }
+  local tmp="$dest.tmp.$$" log
+  if ! log=$("$cc" -std=c99 -O2 -g0 -Wall -Wextra -I"$SRC" "${flags[@]}" -o "$tmp" "$SRC/$name.c" 2>&1); then
+    rm -f "$tmp"
+    printf 'build-samples: FAILED %s %s%s with %s:\n%s\n' "$arch" "$name" \
+      "$([[ $static == 1 ]] && echo ' (static)')" "$cc" "$log" >&2
+    return 1
+  fi
+  mv -f "$tmp" "$dest"
+}
+export -f build_one
+
+CC_MAP_DEF=$(declare -p CC | sed 's/declare -A CC=/declare -A CC_MAP=/')
+export CC_MAP_DEF OUT="$out" SRC="$src" SCRIPT="$script"
+
+for a in "${arches[@]}"; do mkdir -p "$out/$a"; done
+rc=0
+# The up-to-date check runs here, in this shell: a no-op run then spawns nothing.
+newest_common="$src/common.h"
+[[ $script -nt $newest_common ]] && newest_common=$script
+newest_c=$newest_common
+for f in "$src"/*.c; do [[ $f -nt $newest_c ]] && newest_c=$f; done
+stale_jobs() {
+  local a n s dest dep
+  for a in "${arches[@]}"; do
+    for n in "${names[@]}"; do
+      # all_in_one #includes the other behaviour files.
+      if [[ $n == all_in_one ]]; then dep=$newest_c; else dep=$newest_common; fi
+      for s in 0 1; do
+        dest="$out/$a/$n"
+        [[ $s == 1 ]] && dest="$dest-static"
+        if [[ ! -e $dest || $dep -nt $dest || $src/$n.c -nt $dest ]]; then
+          printf '%s %s %s\n' "$a" "$n" "$s"
+        fi
+      done
+    done
+  done
+}
+stale_jobs | xargs -P "$jobs" -n 3 bash -c 'eval "$CC_MAP_DEF"; build_one "$@"' build_one || rc=$?
+if [[ $rc -ne 0 ]]; then
+  echo "build-samples: some samples failed to build (see above)" >&2
+  exit 1
+fi
