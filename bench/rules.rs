@@ -274,11 +274,16 @@ fn main() {
     ] {
         println!("workload: {mix}");
         let pool = workload(per_mille);
-        let total = pool.len() * ROUNDS;
+        // FERRET_BENCH_ROUNDS shortens the run (profiling under valgrind).
+        let rounds = std::env::var("FERRET_BENCH_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(ROUNDS);
+        let total = pool.len() * rounds;
         // State machine alone, for reference.
         let t = Instant::now();
         let c = cpu_seconds();
-        for _ in 0..ROUNDS {
+        for _ in 0..rounds {
             let mut state = ferret_event::State::new();
             for e in &pool {
                 black_box(state.update(black_box(e)).fd.is_some());
@@ -296,7 +301,7 @@ fn main() {
         let mut matched = 0u64;
         let t = Instant::now();
         let c = cpu_seconds();
-        for _ in 0..ROUNDS {
+        for _ in 0..rounds {
             let mut state = ferret_event::State::new();
             for e in &pool {
                 let view = state.update(black_box(e));
@@ -315,7 +320,7 @@ fn main() {
         let mut last = None;
         let t = Instant::now();
         let c = cpu_seconds();
-        for _ in 0..ROUNDS {
+        for _ in 0..rounds {
             let mut a = Analyzer::new(&engine);
             for e in &pool {
                 a.feed_with(black_box(e), |al| {
@@ -327,7 +332,7 @@ fn main() {
         }
         let (secs, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
         println!(
-            "alerting:  {total} events ({} distinct x {ROUNDS}), {alerts} alerts formatted; wall {secs:.3} s ({:.0} events/s), cpu {cpu:.2} s ({:.0} events/s per core)",
+            "alerting:  {total} events ({} distinct x {rounds}), {alerts} alerts formatted; wall {secs:.3} s ({:.0} events/s), cpu {cpu:.2} s ({:.0} events/s per core)",
             pool.len(),
             total as f64 / secs,
             total as f64 / cpu

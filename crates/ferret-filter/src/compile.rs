@@ -1070,7 +1070,7 @@ impl Node {
             Node::Or(items) => items.iter().any(|n| n.eval(c)),
             Node::Not(n) => !n.eval(c),
             Node::TypeIn(set) => c.type_id.is_some_and(|id| set.contains(id)),
-            Node::Exists(f) => fields::for_each_value(f, &c.ctx, &mut |_| true),
+            Node::Exists(f) => eval_exists(f, c),
             Node::Memo(slot, n) => {
                 let Some(m) = c.memo else { return n.eval(c) };
                 let Some(cell) = m.slots.get(*slot as usize) else {
@@ -1085,28 +1085,8 @@ impl Node {
                 cell.set(g << 1 | u32::from(r));
                 r
             }
-            Node::FieldCmp(b) => {
-                let (l, op, r) = &**b;
-                let (Some(a), Some(b)) = (fields::extract(l, &c.ctx), fields::extract(r, &c.ctx))
-                else {
-                    return false;
-                };
-                if let (Val::Int(x), Val::Int(y)) = (&a, &b) {
-                    return cmp_ord(*op, x.cmp(y));
-                }
-                let (mut x, mut y) = (String::new(), String::new());
-                a.render(&mut x);
-                b.render(&mut y);
-                str_test(*op, &y, None, &x)
-            }
-            Node::Test(b) => {
-                let (field, TestBox(test)) = &**b;
-                if field.is_multi() {
-                    fields::for_each_value(field, &c.ctx, &mut |v| test.eval(&v))
-                } else {
-                    fields::extract(field, &c.ctx).is_some_and(|v| test.eval(&v))
-                }
-            }
+            Node::FieldCmp(b) => eval_field_cmp(b, c),
+            Node::Test(b) => eval_test(b, c),
         }
     }
 
@@ -1216,6 +1196,37 @@ fn field_cost(f: &FieldRef) -> u32 {
         F::EvtArg | F::EvtRawArg | F::EvtIsOpenRead | F::EvtIsOpenWrite | F::EvtIsOpenExec => 3,
         _ => 2,
     }
+}
+
+// Leaves live out of line so that the recursive `Node::eval` keeps a small stack frame.
+#[inline(never)]
+fn eval_test(b: &(FieldRef, TestBox), c: &EvalCtx<'_>) -> bool {
+    let (field, TestBox(test)) = b;
+    if field.is_multi() {
+        fields::for_each_value(field, &c.ctx, &mut |v| test.eval(&v))
+    } else {
+        fields::extract(field, &c.ctx).is_some_and(|v| test.eval(&v))
+    }
+}
+
+#[inline(never)]
+fn eval_exists(f: &FieldRef, c: &EvalCtx<'_>) -> bool {
+    fields::for_each_value(f, &c.ctx, &mut |_| true)
+}
+
+#[inline(never)]
+fn eval_field_cmp(b: &(FieldRef, Op, FieldRef), c: &EvalCtx<'_>) -> bool {
+    let (l, op, r) = b;
+    let (Some(a), Some(b)) = (fields::extract(l, &c.ctx), fields::extract(r, &c.ctx)) else {
+        return false;
+    };
+    if let (Val::Int(x), Val::Int(y)) = (&a, &b) {
+        return cmp_ord(*op, x.cmp(y));
+    }
+    let (mut x, mut y) = (String::new(), String::new());
+    a.render(&mut x);
+    b.render(&mut y);
+    str_test(*op, &y, None, &x)
 }
 
 /// Whether a field argument is a name (used by output formatting).

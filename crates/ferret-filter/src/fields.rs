@@ -1492,7 +1492,7 @@ pub fn extract<'a>(field: &'a FieldRef, ctx: &Ctx<'a>) -> Option<Val<'a>> {
                     None
                 };
             }
-            let cut = name.rfind('/')?;
+            let cut = memchr::memrchr(b'/', name.as_bytes())?;
             if field.id == Field::FdDirectory {
                 s(if cut == 0 { "/" } else { &name[..cut] })
             } else {
