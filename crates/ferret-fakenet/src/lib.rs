@@ -6,10 +6,11 @@
 //! net ever exists in the host's namespace and nothing is bridged or routed to it.
 //!
 //! - Sandbox side: interface `eth0` with [`FakeNetConfig::sandbox_addr`] (default
-//!   10.13.37.2/24) and a default route via the fake side.
-//! - Fake side: [`FakeNetConfig::fake_addr`] (10.13.37.1, as a /32 with a route to
-//!   the sandbox's address only) and a *local* route for 0.0.0.0/0, so it owns every
-//!   address, those of the sandbox's own prefix included. An `sk_lookup` BPF program hands
+//!   10.13.37.2/24; IPv6 fd13:3713:3713::2) and default routes via the fake side.
+//! - Fake side: [`FakeNetConfig::fake_addr`] (10.13.37.1; fd13:3713:3713::1), as
+//!   host addresses with a route to the sandbox's address only, and *local* routes
+//!   for 0.0.0.0/0 and ::/0, so it owns every address, those of the sandbox's own
+//!   prefix included. An `sk_lookup` BPF program hands
 //!   every TCP connection, to any address and port, to one listener (see the
 //!   `catchall` module for why); the accepted socket's local address is the original
 //!   destination. Responders: DNS on UDP and TCP 53 (A/AAAA answered with the
@@ -141,14 +142,13 @@ pub struct FakeNetConfig {
     pub sandbox_addr: Ipv4Addr,
     /// Prefix length of both (both must be in one network). Default 24.
     pub prefix_len: u8,
-    /// IPv6 addressing (`None`, the default: IPv4 only, the sandbox has no IPv6
-    /// route). With it, the sandbox gets the address and routes and the fake side
-    /// the local `::/0` route, but TCP over IPv6 was not seen to reach the catch-all
-    /// listener on the development kernel: treat it as addressing only.
+    /// IPv6 addressing (`None`: IPv4 only, the sandbox has no IPv6 route). Default
+    /// fd13:3713:3713::1 (fake side) and ::2 (sandbox), in a /64.
     pub ipv6: Option<Ipv6Config>,
     /// Address given for every A query. Default: `fake_addr`.
     pub sinkhole_v4: Ipv4Addr,
-    /// Address given for every AAAA query (`None`, the default: empty answer).
+    /// Address given for every AAAA query (`None`: empty answer). Default: the IPv6
+    /// fake address.
     pub sinkhole_v6: Option<Ipv6Addr>,
     /// Answer every DNS query with NXDOMAIN instead. Default false.
     pub dns_nxdomain: bool,
@@ -172,13 +172,18 @@ pub struct FakeNetConfig {
 
 impl Default for FakeNetConfig {
     fn default() -> Self {
+        let v6 = Ipv6Config {
+            fake_addr: Ipv6Addr::new(0xfd13, 0x3713, 0x3713, 0, 0, 0, 0, 1),
+            sandbox_addr: Ipv6Addr::new(0xfd13, 0x3713, 0x3713, 0, 0, 0, 0, 2),
+            prefix_len: 64,
+        };
         FakeNetConfig {
             fake_addr: Ipv4Addr::new(10, 13, 37, 1),
             sandbox_addr: Ipv4Addr::new(10, 13, 37, 2),
             prefix_len: 24,
-            ipv6: None,
+            ipv6: Some(v6),
             sinkhole_v4: Ipv4Addr::new(10, 13, 37, 1),
-            sinkhole_v6: None,
+            sinkhole_v6: Some(v6.fake_addr),
             dns_nxdomain: false,
             http_files: HashMap::new(),
             capture_path: None,
@@ -358,9 +363,24 @@ impl FakeNet {
                 .map_err(|e| {
                     io::Error::new(e.kind(), format!("binding the catch-all listener: {e}"))
                 })?;
-            let dns = UdpSocket::bind("0.0.0.0:53")
-                .map_err(|e| io::Error::new(e.kind(), format!("binding UDP port 53: {e}")))?;
-            sys::setsockopt_int(dns.as_fd(), libc::IPPROTO_IP, libc::IP_PKTINFO, 1)?;
+            // One dual-stack socket answers DNS over both families; packet info
+            // gives each query's destination, the reply's source.
+            let dns = match UdpSocket::bind("[::]:53") {
+                Ok(s) => {
+                    sys::setsockopt_int(s.as_fd(), libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)?;
+                    // IPv6 lets a reply's source be an address the namespace only
+                    // owns through the catch-all route only with non-local binding.
+                    sys::setsockopt_int(s.as_fd(), libc::IPPROTO_IP, libc::IP_FREEBIND, 1)?;
+                    s
+                }
+                Err(_) => {
+                    let s = UdpSocket::bind("0.0.0.0:53").map_err(|e| {
+                        io::Error::new(e.kind(), format!("binding UDP port 53: {e}"))
+                    })?;
+                    sys::setsockopt_int(s.as_fd(), libc::IPPROTO_IP, libc::IP_PKTINFO, 1)?;
+                    s
+                }
+            };
             let capture = sys::packet_socket(idx)?;
             Ok(FakeSockets {
                 ifindex: idx,

@@ -273,9 +273,18 @@ impl Netlink {
     pub fn add_local_catch_all(&mut self, index: u32, v6: bool) -> io::Result<()> {
         let family = if v6 { libc::AF_INET6 } else { libc::AF_INET } as u8;
         let mut m = Msg::new(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
-        // table local, proto boot, scope host, type local
+        // IPv6 consults the local table before the main one whatever the prefix
+        // length (IPv4 merges them, longest prefix first), so an IPv6 catch-all in
+        // the local table would also swallow the replies to the sandbox's address:
+        // it goes to the main table, below the route to the sandbox.
+        let table = if v6 {
+            libc::RT_TABLE_MAIN
+        } else {
+            libc::RT_TABLE_LOCAL
+        };
+        // proto boot, scope host, type local
         m.buf
-            .extend_from_slice(&[family, 0, 0, 0, libc::RT_TABLE_LOCAL, 3, 254, 2]);
+            .extend_from_slice(&[family, 0, 0, 0, table, 3, 254, 2]);
         m.buf.extend_from_slice(&0u32.to_ne_bytes());
         let zero = if v6 { vec![0u8; 16] } else { vec![0u8; 4] };
         m.attr(RTA_DST, &zero);

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -802,25 +802,21 @@ pub(crate) fn dns_udp_loop(sock: UdpSocket, shared: Arc<Shared>) {
     let mut buf = vec![0u8; 4096];
     let _ = sys::set_recv_timeout(sock.as_fd(), POLL);
     while !shared.stop.load(Ordering::Relaxed) {
-        let Ok((n, from, dst, _trunc)) = sys::recv_with_dst(sock.as_fd(), &mut buf) else {
+        let Ok((n, from, dst)) = sys::recv_with_dst(sock.as_fd(), &mut buf) else {
             continue;
         };
         let Some(a) = dns::answer(&buf[..n], &shared.settings.policy) else {
             continue;
         };
-        let client = SocketAddr::V4(SocketAddrV4::new(
-            Ipv4Addr::from(u32::from_be(from.sin_addr.s_addr)),
-            u16::from_be(from.sin_port),
-        ));
         record_dns(
             &shared,
             DnsTransport::Udp,
-            client,
-            SocketAddr::new(IpAddr::V4(dst), 53),
+            canonical(from),
+            SocketAddr::new(dst.to_canonical(), 53),
             &a,
         );
-        // A reply larger than 512 bytes would need truncation; ours stay far below.
-        let _ = sys::send_from(sock.as_fd(), &a.reply, &from, dst);
+        // Replies stay far below 512 bytes: one question, at most one address.
+        let _ = sys::send_from(sock.as_fd(), &a.reply, from, dst);
     }
 }
 

@@ -5,7 +5,7 @@
 use std::ffi::CString;
 use std::io;
 use std::mem::{size_of, zeroed};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
@@ -183,14 +183,40 @@ pub fn if_index(name: &str) -> io::Result<u32> {
     }
 }
 
-/// Receives one IPv4 datagram on a socket with IP_PKTINFO enabled: returns its
-/// length, the sender and the local address it was sent to.
+/// Converts a socket address filled in by the kernel.
+fn from_storage(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match libc::c_int::from(ss.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in.
+            let a: libc::sockaddr_in =
+                unsafe { std::ptr::read_unaligned(std::ptr::from_ref(ss).cast()) };
+            Some(SocketAddr::new(
+                Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)).into(),
+                u16::from_be(a.sin_port),
+            ))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6.
+            let a: libc::sockaddr_in6 =
+                unsafe { std::ptr::read_unaligned(std::ptr::from_ref(ss).cast()) };
+            Some(SocketAddr::new(
+                Ipv6Addr::from(a.sin6_addr.s6_addr).into(),
+                u16::from_be(a.sin6_port),
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Receives one datagram on a socket with IP_PKTINFO or IPV6_RECVPKTINFO enabled:
+/// returns its length, the sender and the local address it was sent to (as the
+/// socket sees them: IPv4-mapped on a dual-stack socket).
 pub fn recv_with_dst(
     fd: BorrowedFd<'_>,
     buf: &mut [u8],
-) -> io::Result<(usize, libc::sockaddr_in, Ipv4Addr, bool)> {
+) -> io::Result<(usize, SocketAddr, IpAddr)> {
     // SAFETY: plain old data.
-    let mut from: libc::sockaddr_in = unsafe { zeroed() };
+    let mut from: libc::sockaddr_storage = unsafe { zeroed() };
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
@@ -199,7 +225,7 @@ pub fn recv_with_dst(
     // SAFETY: plain old data.
     let mut msg: libc::msghdr = unsafe { zeroed() };
     msg.msg_name = (&raw mut from).cast();
-    msg.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = cbuf.as_mut_ptr().cast();
@@ -210,61 +236,86 @@ pub fn recv_with_dst(
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
-    let truncated = msg.msg_flags & libc::MSG_TRUNC != 0;
-    let mut dst = Ipv4Addr::UNSPECIFIED;
+    let mut dst = None;
     // SAFETY: the CMSG macros walk the control buffer the kernel filled in, bounded
-    // by msg_controllen; IP_PKTINFO data is an in_pktinfo, read unaligned.
+    // by msg_controllen; the packet-info payloads are read unaligned.
     unsafe {
         let mut c = libc::CMSG_FIRSTHDR(&msg);
         while !c.is_null() {
             if (*c).cmsg_level == libc::IPPROTO_IP && (*c).cmsg_type == libc::IP_PKTINFO {
                 let pi: libc::in_pktinfo = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
-                dst = Ipv4Addr::from(u32::from_be(pi.ipi_addr.s_addr));
+                dst = Some(Ipv4Addr::from(u32::from_be(pi.ipi_addr.s_addr)).into());
+            } else if (*c).cmsg_level == libc::IPPROTO_IPV6 && (*c).cmsg_type == libc::IPV6_PKTINFO
+            {
+                let pi: libc::in6_pktinfo = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                dst = Some(Ipv6Addr::from(pi.ipi6_addr.s6_addr).into());
             }
             c = libc::CMSG_NXTHDR(&msg, c);
         }
     }
-    Ok(((n as usize).min(buf.len()), from, dst, truncated))
+    let from =
+        from_storage(&from).ok_or_else(|| io::Error::other("datagram without a sender address"))?;
+    let dst = dst.ok_or_else(|| io::Error::other("datagram without packet info"))?;
+    Ok(((n as usize).min(buf.len()), from, dst))
 }
 
-/// Sends `data` to `to` with source address `src` (IP_PKTINFO), so a reply comes
-/// from the address the query was sent to.
-pub fn send_from(
-    fd: BorrowedFd<'_>,
-    data: &[u8],
-    to: &libc::sockaddr_in,
-    src: Ipv4Addr,
-) -> io::Result<()> {
+/// Sends `data` to `to` with source address `src` (IP_PKTINFO or IPV6_PKTINFO, by
+/// the family of `to`, which must be the socket's), so that a reply comes from the
+/// address the query was sent to.
+pub fn send_from(fd: BorrowedFd<'_>, data: &[u8], to: SocketAddr, src: IpAddr) -> io::Result<()> {
     let mut iov = libc::iovec {
         iov_base: data.as_ptr().cast_mut().cast(),
         iov_len: data.len(),
     };
     let mut cbuf = [0u64; 8];
     // SAFETY: plain old data.
+    let mut name: libc::sockaddr_storage = unsafe { zeroed() };
+    let namelen;
+    let (level, ty, info_len);
+    let mut info = [0u8; 20];
+    match (to, src) {
+        (SocketAddr::V4(t), IpAddr::V4(s)) => {
+            // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in.
+            let sin = unsafe { &mut *(&raw mut name).cast::<libc::sockaddr_in>() };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = t.port().to_be();
+            sin.sin_addr.s_addr = u32::from(*t.ip()).to_be();
+            namelen = size_of::<libc::sockaddr_in>();
+            // in_pktinfo: ifindex, spec_dst (the source), addr.
+            info[4..8].copy_from_slice(&s.octets());
+            (level, ty, info_len) = (libc::IPPROTO_IP, libc::IP_PKTINFO, 12usize);
+        }
+        (SocketAddr::V6(t), IpAddr::V6(s)) => {
+            // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in6.
+            let sin6 = unsafe { &mut *(&raw mut name).cast::<libc::sockaddr_in6>() };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = t.port().to_be();
+            sin6.sin6_addr.s6_addr = t.ip().octets();
+            namelen = size_of::<libc::sockaddr_in6>();
+            // in6_pktinfo: addr (the source), ifindex.
+            info[..16].copy_from_slice(&s.octets());
+            (level, ty, info_len) = (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, 20usize);
+        }
+        _ => return Err(io::Error::from(io::ErrorKind::InvalidInput)),
+    }
+    // SAFETY: plain old data.
     let mut msg: libc::msghdr = unsafe { zeroed() };
-    msg.msg_name = std::ptr::from_ref(to).cast_mut().cast();
-    msg.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    msg.msg_name = (&raw mut name).cast();
+    msg.msg_namelen = namelen as libc::socklen_t;
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = cbuf.as_mut_ptr().cast();
     // SAFETY: CMSG_SPACE is a pure size computation.
-    msg.msg_controllen = unsafe { libc::CMSG_SPACE(size_of::<libc::in_pktinfo>() as u32) } as usize;
-    // SAFETY: the control buffer (64 bytes) holds one in_pktinfo cmsg (32 bytes);
-    // the kernel only reads iov (data, not written) and the name; the cmsg is
-    // written through the pointers the CMSG macros derive from msg.
+    msg.msg_controllen = unsafe { libc::CMSG_SPACE(info_len as u32) } as usize;
+    // SAFETY: the 64-byte control buffer holds one cmsg of at most CMSG_SPACE(20)
+    // = 40 bytes, written through the pointers the CMSG macros derive from msg; the
+    // kernel only reads msg, the name and data.
     let n = unsafe {
         let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::IPPROTO_IP;
-        (*c).cmsg_type = libc::IP_PKTINFO;
-        (*c).cmsg_len = libc::CMSG_LEN(size_of::<libc::in_pktinfo>() as u32) as usize;
-        let pi = libc::in_pktinfo {
-            ipi_ifindex: 0,
-            ipi_spec_dst: libc::in_addr {
-                s_addr: u32::from(src).to_be(),
-            },
-            ipi_addr: libc::in_addr { s_addr: 0 },
-        };
-        std::ptr::write_unaligned(libc::CMSG_DATA(c).cast(), pi);
+        (*c).cmsg_level = level;
+        (*c).cmsg_type = ty;
+        (*c).cmsg_len = libc::CMSG_LEN(info_len as u32) as usize;
+        std::ptr::copy_nonoverlapping(info.as_ptr(), libc::CMSG_DATA(c), info_len);
         libc::sendmsg(fd.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
     };
     if n < 0 {

@@ -238,6 +238,26 @@ int main(void) {
     sendto(u, "udp-hello", 9, 0, (struct sockaddr *)&ua, sizeof ua);
     close(u);
 
+    /* IPv6: AAAA lookup and an HTTP request to an arbitrary IPv6 address. */
+    struct addrinfo *res6;
+    hints.ai_family = AF_INET6;
+    rc = getaddrinfo("c2v6.ferret-test.example", "80", &hints, &res6);
+    if (rc) { printf("dns6 failed: %s\n", gai_strerror(rc)); return 1; }
+    char ip6[64];
+    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res6->ai_addr)->sin6_addr, ip6, sizeof ip6);
+    printf("resolved6 %s\n", ip6);
+    s = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 a6;
+    memset(&a6, 0, sizeof a6);
+    a6.sin6_family = AF_INET6;
+    a6.sin6_port = htons(80);
+    inet_pton(AF_INET6, "2001:db8::80", &a6.sin6_addr);
+    if (connect(s, (struct sockaddr *)&a6, sizeof a6) < 0) { printf("http6 connect failed\n"); return 1; }
+    dprintf(s, "GET /v6 HTTP/1.0\r\nHost: v6.ferret-test.example\r\n\r\n");
+    readsome(s, NULL);
+    close(s);
+    printf("http6 status %.15s\n", buf);
+
     int ok = 0;
     for (int i = 1; i <= 50; i++) {
         char a[32];
@@ -344,6 +364,8 @@ fn sample_in_a_sandbox_talks_to_the_fake_internet() {
         "irc pong yes",
         "telnet login 1 password 1 shell 1",
         "scan 50",
+        "resolved6 fd13:3713:3713::1",
+        "http6 status HTTP/1.1 200 OK",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in {stdout}");
     }
@@ -367,6 +389,19 @@ fn sample_in_a_sandbox_talks_to_the_fake_internet() {
     assert_eq!(h.user_agent.as_deref(), Some("ferret-test-bot/1.0"));
     assert_eq!(h.original_dst.to_string(), "10.13.37.1:80");
     assert!(h.served_file);
+    let h6 = log
+        .http
+        .iter()
+        .find(|h| h.uri == "/v6")
+        .unwrap_or_else(|| panic!("IPv6 HTTP request not logged: {:?}", log.http));
+    assert_eq!(h6.original_dst.to_string(), "[2001:db8::80]:80");
+    assert!(
+        log.dns
+            .iter()
+            .any(|q| q.name == "c2v6.ferret-test.example" && q.qtype == 28 && q.answer.is_some()),
+        "AAAA query not logged: {:?}",
+        log.dns
+    );
     let irc: Vec<(&str, Vec<&str>)> = log
         .irc
         .iter()
