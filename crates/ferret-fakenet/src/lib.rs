@@ -63,7 +63,7 @@ mod sys;
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, TcpListener, UdpSocket};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -382,6 +382,18 @@ impl FakeNet {
                 }
             };
             let capture = sys::packet_socket(idx)?;
+            // Room for bursts (a scan): 8 MiB, beyond rmem_max where allowed.
+            let want = 8 << 20;
+            if sys::setsockopt_int(
+                capture.as_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                want,
+            )
+            .is_err()
+            {
+                sys::setsockopt_int(capture.as_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF, want)?;
+            }
             Ok(FakeSockets {
                 ifindex: idx,
                 listener,
@@ -607,11 +619,6 @@ impl FakeNet {
     /// Where the capture goes, if anywhere.
     pub fn capture_path(&self) -> Option<&Path> {
         self.cfg.capture_path.as_deref()
-    }
-
-    /// The address a socket of the sandbox side has (for logs and checks).
-    pub fn sandbox_addr(&self) -> SocketAddr {
-        SocketAddr::new(IpAddr::V4(self.cfg.sandbox_addr), 0)
     }
 }
 

@@ -195,6 +195,8 @@ struct Conn<'s> {
 impl<'s> Conn<'s> {
     fn new(stream: TcpStream, shared: &'s Shared, started: Instant) -> Conn<'s> {
         let _ = stream.set_nodelay(true);
+        // A client that stops reading must not pin the session's thread.
+        let _ = stream.set_write_timeout(Some(shared.settings.idle_timeout));
         Conn {
             stream,
             buf: Vec::with_capacity(1024),
