@@ -80,6 +80,11 @@ pub(crate) enum Op {
         target: CString,
         link: CString,
     },
+    /// Writes `data` to an existing file in one `write` (e.g. a binfmt_misc rule).
+    WriteFile {
+        path: CString,
+        data: Vec<u8>,
+    },
     /// chdir(new_root); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/").
     PivotRoot {
         new_root: CString,
@@ -530,6 +535,21 @@ fn run_op(op: &Op) -> bool {
                 fd >= 0 && libc::close(fd as c_int) == 0
             }
             Op::Symlink { target, link } => libc::symlink(target.as_ptr(), link.as_ptr()) == 0,
+            Op::WriteFile { path, data } => {
+                let fd = libc::syscall(
+                    libc::SYS_openat,
+                    libc::AT_FDCWD,
+                    path.as_ptr(),
+                    libc::O_WRONLY | libc::O_CLOEXEC,
+                );
+                if fd < 0 {
+                    return false;
+                }
+                let n = libc::write(fd as c_int, data.as_ptr().cast(), data.len());
+                let ok = n >= 0 && n as usize == data.len();
+                libc::close(fd as c_int);
+                ok
+            }
             Op::PivotRoot { new_root } => {
                 libc::chdir(new_root.as_ptr()) == 0
                     && libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) == 0

@@ -33,6 +33,12 @@
 //! deny-list between the sample and the host's /usr; without it the host's file
 //! permissions are a third wall).
 //!
+//! Extra read-only bind mounts ([`SandboxConfig::ro_binds`]: e.g. a foreign
+//! architecture's C library, or a FIFO the host reads) and binfmt_misc handlers
+//! registered in the sandbox's own binfmt_misc instance ([`SandboxConfig::binfmt`],
+//! Linux >= 6.7; the host's binfmt_misc is never touched) serve emulated samples
+//! (crate ferret-emu).
+//!
 //! # Tracer contract
 //!
 //! 1. [`Sandbox::spawn`] returns once the sample's process exists, is inside every
@@ -217,6 +223,24 @@ pub struct InstallFile {
     pub mode: u32,
 }
 
+/// A host file or directory bind-mounted read-only into the sandbox (e.g. a foreign
+/// architecture's C library for an emulator, or a FIFO the host reads).
+///
+/// The mount point is created on the writable overlay (so `sandbox_path` follows the
+/// same rules as [`InstallFile::sandbox_path`]); the mount is `ro,nosuid,nodev`. FIFOs
+/// and sockets in a read-only mount can still be opened for writing.
+#[derive(Debug, Clone)]
+pub struct RoBind {
+    /// File or directory on the host.
+    pub host_path: PathBuf,
+    /// Absolute path inside the sandbox (not under /usr, /bin, /sbin, /lib*, /proc,
+    /// /sys or /dev).
+    pub sandbox_path: PathBuf,
+}
+
+/// Most bytes of one binfmt_misc registration line (the kernel's own limit is 1920).
+pub const MAX_BINFMT_RULE: usize = 1900;
+
 /// Configuration of a [`Sandbox`].
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
@@ -237,6 +261,16 @@ pub struct SandboxConfig {
     /// First host uid/gid of the 65536 ids the sandbox's 0..65535 map to. Must be at
     /// least 65536 (never host root or system users). Default 0x7000_0000.
     pub id_map_base: u32,
+    /// Host paths bind-mounted read-only into the sandbox.
+    pub ro_binds: Vec<RoBind>,
+    /// binfmt_misc registrations (`:name:type:offset:magic:mask:interpreter:flags`, as
+    /// written to `register`). When non-empty, init mounts a binfmt_misc instance of the
+    /// sandbox's own user namespace on /proc/sys/fs/binfmt_misc (Linux >= 6.7), registers
+    /// each rule there after `pivot_root` (interpreter paths are sandbox paths; use the
+    /// `F` flag so the kernel opens the interpreter at registration) and makes the mount
+    /// read-only, so the sample can neither add nor remove handlers. The host's
+    /// binfmt_misc is never touched: the instance dies with the namespace.
+    pub binfmt: Vec<String>,
 }
 
 impl SandboxConfig {
@@ -250,7 +284,22 @@ impl SandboxConfig {
             network: Network::Loopback,
             files: Vec::new(),
             id_map_base: 0x7000_0000,
+            ro_binds: Vec::new(),
+            binfmt: Vec::new(),
         }
+    }
+
+    /// Adds a read-only bind mount of `host_path` at `sandbox_path`.
+    pub fn ro_bind(
+        mut self,
+        host_path: impl Into<PathBuf>,
+        sandbox_path: impl Into<PathBuf>,
+    ) -> Self {
+        self.ro_binds.push(RoBind {
+            host_path: host_path.into(),
+            sandbox_path: sandbox_path.into(),
+        });
+        self
     }
 
     /// Adds a file to copy into the sandbox at `sandbox_path` with `mode`.
@@ -754,6 +803,23 @@ impl Sandbox {
             )));
         }
         check_searchable(&cfg.work_root)?;
+        for b in &cfg.ro_binds {
+            rootfs::sandbox_rel(&b.sandbox_path)?;
+            fs::metadata(&b.host_path)
+                .map_err(|e| Error::io(format!("bind source {}", b.host_path.display()), e))?;
+        }
+        for rule in &cfg.binfmt {
+            let fields = rule.split(':').count();
+            if !rule.starts_with(':')
+                || fields < 8
+                || rule.len() > MAX_BINFMT_RULE
+                || rule.bytes().any(|b| b == 0 || b == b'\n')
+            {
+                return Err(Error::InvalidConfig(format!(
+                    "binfmt rule {rule:?} is not a one-line `:name:type:offset:magic:mask:interpreter:flags` registration of at most {MAX_BINFMT_RULE} bytes"
+                )));
+            }
+        }
 
         let n = TASK_COUNTER.fetch_add(1, Ordering::Relaxed);
         let nanos = SystemTime::now()
@@ -844,6 +910,7 @@ impl Sandbox {
                 uid,
                 gid: uid,
                 files: &self.cfg.files,
+                ro_binds: &self.cfg.ro_binds,
             },
         )?;
         let cg = cgroup::TaskCgroups::create(&self.name, &self.cfg.limits)?;
@@ -1145,7 +1212,13 @@ impl Sandbox {
             ));
         }
         let sysfs = matches!(self.cfg.network, Network::Loopback);
-        let (ops, desc) = rootfs::mount_ops(&self.layout, &self.binds, sysfs)?;
+        let (ops, desc) = rootfs::mount_ops(
+            &self.layout,
+            &self.binds,
+            &self.cfg.ro_binds,
+            &self.cfg.binfmt,
+            sysfs,
+        )?;
         let l = &self.cfg.limits;
         let mut flags = libc::CLONE_NEWUSER
             | libc::CLONE_NEWPID

@@ -14,7 +14,7 @@ use std::os::unix::fs::{PermissionsExt, lchown, symlink};
 use std::path::{Component, Path, PathBuf};
 
 use crate::child::Op;
-use crate::{Error, InstallFile};
+use crate::{Error, InstallFile, RoBind};
 
 /// Paths of one task's filesystem pieces on the host.
 #[derive(Debug, Clone)]
@@ -276,6 +276,7 @@ pub(crate) struct BaseSpec<'a> {
     pub uid: u32,
     pub gid: u32,
     pub files: &'a [InstallFile],
+    pub ro_binds: &'a [RoBind],
 }
 
 /// Builds the lower layer. Returns the system dirs (relative names) that exist as
@@ -339,7 +340,63 @@ pub(crate) fn build_base(layout: &Layout, spec: &BaseSpec<'_>) -> Result<Vec<Str
     for f in spec.files {
         install(&b, f)?;
     }
+    for rb in spec.ro_binds {
+        mount_point(&b, rb)?;
+    }
     Ok(binds)
+}
+
+/// Creates the mount point of a read-only bind in the lower layer: a directory for a
+/// directory source, an empty file for anything else.
+fn mount_point(b: &Base<'_>, rb: &RoBind) -> Result<(), Error> {
+    let rel = sandbox_rel(&rb.sandbox_path)?;
+    let is_dir = fs::metadata(&rb.host_path)
+        .map_err(io_err("bind source", &rb.host_path))?
+        .is_dir();
+    let parent = rel.parent().unwrap_or(Path::new(""));
+    make_parents(b, parent, &rb.sandbox_path)?;
+    let p = b.lower.join(&rel);
+    match fs::symlink_metadata(&p) {
+        Ok(m) if m.is_dir() == is_dir && !m.file_type().is_symlink() => Ok(()),
+        Ok(_) => Err(Error::InvalidConfig(format!(
+            "bind target {} already exists with another file type",
+            rb.sandbox_path.display()
+        ))),
+        Err(_) if is_dir => {
+            fs::create_dir(&p).map_err(io_err("creating", &p))?;
+            b.own(&p, 0)
+        }
+        Err(_) => {
+            fs::File::create(&p).map_err(io_err("creating", &p))?;
+            b.own(&p, 0)
+        }
+    }
+}
+
+/// Creates the missing directories of `rel` (relative to the root) in the lower layer.
+fn make_parents(b: &Base<'_>, rel: &Path, what: &Path) -> Result<(), Error> {
+    let mut cur = PathBuf::new();
+    for c in rel.components() {
+        cur.push(c);
+        let p = b.lower.join(&cur);
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::InvalidConfig(format!(
+                    "cannot place {}: /{} is not a directory",
+                    what.display(),
+                    cur.display()
+                )));
+            }
+            Err(_) => {
+                fs::create_dir(&p).map_err(io_err("creating", &p))?;
+                fs::set_permissions(&p, fs::Permissions::from_mode(0o755))
+                    .map_err(io_err("chmod", &p))?;
+                b.own(&p, 0)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn write_etc(b: &Base<'_>, spec: &BaseSpec<'_>) -> Result<(), Error> {
@@ -583,6 +640,8 @@ fn install(b: &Base<'_>, f: &InstallFile) -> Result<(), Error> {
 pub(crate) fn mount_ops(
     layout: &Layout,
     binds: &[String],
+    ro_binds: &[RoBind],
+    binfmt: &[String],
     sysfs: bool,
 ) -> Result<(Vec<Op>, Vec<String>), Error> {
     let mut ops = Vec::new();
@@ -662,6 +721,41 @@ pub(crate) fn mount_ops(
                 data: None,
             },
             format!("making {} read-only", src.display()),
+        );
+    }
+    for rb in ro_binds {
+        let rel = sandbox_rel(&rb.sandbox_path)?;
+        let target = r.join(rel);
+        let locked = crate::sys::locked_mount_flags(&rb.host_path)
+            .map_err(io_err("statvfs", &rb.host_path))?;
+        push(
+            Op::Mount {
+                src: Some(cstr(&rb.host_path)?),
+                target: cstr(&target)?,
+                fstype: None,
+                flags: libc::MS_BIND | libc::MS_REC,
+                data: None,
+            },
+            format!(
+                "bind-mounting {} at {}",
+                rb.host_path.display(),
+                rb.sandbox_path.display()
+            ),
+        );
+        push(
+            Op::Mount {
+                src: None,
+                target: cstr(&target)?,
+                fstype: None,
+                flags: libc::MS_REMOUNT
+                    | libc::MS_BIND
+                    | libc::MS_RDONLY
+                    | libc::MS_NOSUID
+                    | libc::MS_NODEV
+                    | locked,
+                data: None,
+            },
+            format!("making {} read-only", rb.sandbox_path.display()),
         );
     }
     let proc_ = r.join("proc");
@@ -822,5 +916,39 @@ pub(crate) fn mount_ops(
         Op::PivotRoot { new_root: cstr(r)? },
         "pivoting into the sandbox root".into(),
     );
+    if !binfmt.is_empty() {
+        // After pivot_root, so that interpreter paths resolve in the sandbox's view.
+        let mnt = c"/proc/sys/fs/binfmt_misc";
+        let fl = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+        push(
+            Op::Mount {
+                src: Some(c("binfmt_misc")?),
+                target: mnt.to_owned(),
+                fstype: Some(c("binfmt_misc")?),
+                flags: fl,
+                data: None,
+            },
+            "mounting the sandbox's own binfmt_misc (needs Linux >= 6.7)".into(),
+        );
+        for rule in binfmt {
+            push(
+                Op::WriteFile {
+                    path: c"/proc/sys/fs/binfmt_misc/register".to_owned(),
+                    data: rule.as_bytes().to_vec(),
+                },
+                format!("registering binfmt handler {rule:?}"),
+            );
+        }
+        push(
+            Op::Mount {
+                src: None,
+                target: mnt.to_owned(),
+                fstype: None,
+                flags: libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | fl,
+                data: None,
+            },
+            "making binfmt_misc read-only".into(),
+        );
+    }
     Ok((ops, desc))
 }

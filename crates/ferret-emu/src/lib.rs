@@ -1,0 +1,79 @@
+//! Foreign-architecture Linux samples in ferret's sandbox, under user-mode QEMU, with
+//! their guest syscalls as [`ferret_event::Event`]s.
+//!
+//! * [`detect`] / [`Plan::for_sample`]: the ELF header (`e_machine`, class, byte
+//!   order, ARM float ABI and MIPS ABI from `e_flags`) picks the [`Arch`] and the
+//!   [`Runner`]: native for x86-64 and i386, `qemu-<arch>-static` (Debian's
+//!   `qemu-user-static`) for the rest; `--arch` overrides with [`Arch`]'s `FromStr`.
+//! * [`Plan::configure`] adds to a [`ferret_sandbox::SandboxConfig`]: the Debian cross
+//!   C libraries (`/usr/<triplet>`, read-only) at `/etc/qemu-binfmt/<qemu-arch>` — the
+//!   prefix Debian's QEMU searches first for every guest file, so the loader the ELF
+//!   names (`/lib/ld-linux.so.3`...) and its libraries resolve for the sample and for
+//!   any foreign program it starts —, binfmt_misc rules for every installed emulator,
+//!   registered in the sandbox's own binfmt_misc instance (never on the host), and the
+//!   directory of the syscall-log FIFO.
+//! * [`Plan::spawn_spec`]: the [`ferret_sandbox::SpawnSpec`] that runs QEMU on the
+//!   sample.
+//! * [`StraceLog`]: host end of the log FIFO; [`StraceLog::finish_events`] parses it
+//!   with [`StraceParser`] into events with guest syscall names, QEMU-decoded
+//!   arguments, return values (negative errno), and guest pids (sandbox pids).
+//!
+//! # Why `-d strace -D <fifo>`
+//!
+//! `-strace` writes to the sample's own stderr: the guest's output would interleave
+//! with the log and a guest could forge log lines by printing them. `-d strace -D FILE`
+//! keeps the log apart; a regular file is no good either, because every QEMU opens
+//! it with truncation — an `execve` restarts QEMU in the same pid and would erase the
+//! log of everything before. A FIFO ignores truncation, gathers every process of the
+//! task (forks share it, execs and binfmt_misc-started QEMUs reopen it through
+//! `QEMU_LOG_FILENAME`), streams to the host live, and lives in a read-only bind
+//! mount, so the sample cannot replace it. QEMU runs in the guest's process, so a
+//! guest that attacks its emulator could still write to the descriptor: the log
+//! describes a cooperative or unaware guest, like any in-process monitor.
+//!
+//! Limits of QEMU 7.2's log (Debian 12): no timestamps (events get the host's receive
+//! time), no thread ids (`tid == pid`), `connect`/`bind`/`sendto` addresses and
+//! `prctl` strings printed as pointers, `envp` not printed. See [`StraceParser`] for
+//! how interleaved pieces are attributed.
+
+mod arch;
+mod runner;
+mod strace;
+
+use std::fmt;
+
+pub use arch::{Arch, Detected, detect};
+pub use runner::{Chunks, LOG_DIR, LOG_FIFO, Plan, Runner, SYSROOT_BASE, StraceLog};
+pub use strace::{Parsed, StraceParser};
+
+/// Errors of this crate.
+#[derive(Debug)]
+pub enum Error {
+    /// The sample is not an ELF file (and no architecture was forced).
+    NotElf(String),
+    /// The ELF machine/class/byte order is not one ferret can run.
+    UnsupportedArch(String),
+    /// An `--arch` value that names no known architecture.
+    UnknownArch(String),
+    /// The emulator for the architecture is not installed.
+    MissingEmulator(String),
+    /// A dynamically linked sample's cross C library is not installed.
+    MissingLibc(String),
+    /// A file or thread operation failed.
+    Io(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NotElf(m) => write!(f, "cannot pick a runner: {m}"),
+            Error::UnsupportedArch(m) => write!(f, "unsupported architecture: {m}"),
+            Error::UnknownArch(m) => write!(f, "unknown architecture {m}"),
+            Error::MissingEmulator(m) => write!(f, "emulator not installed: {m}"),
+            Error::MissingLibc(m) => write!(f, "cross C library missing: {m}"),
+            Error::Io(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,1099 @@
+//! Parser of QEMU's guest syscall log (`-d strace`, the same text as `-strace`).
+//!
+//! QEMU writes each syscall in separately flushed pieces: `"<pid> "`, `"name(args)"`
+//! before the call runs, then `" = "`, the value (or `-1 errno=N (text)`) and `"\n"`
+//! after it returns. Every QEMU process of a task writes to one FIFO, so pieces of
+//! concurrent processes interleave, e.g. after a fork:
+//!
+//! ```text
+//! 5781 clone(CLONE_CHILD_CLEARTID|...) =  = 5783
+//! 5781 wait4(5783,1082132340,0,0,0,0)0
+//! 5783 set_robust_list(...) = -1 errno=38 (Function not implemented)
+//! ```
+//!
+//! (the forked child's QEMU prints the `= 0` of its `clone` without a pid). The parser
+//! therefore tokenizes pieces (pid, call, `=`, value, newline, signal) and feeds them
+//! to per-process state machines ("lanes": idle → pid → call → `=` → value → newline).
+//! A pid-less piece goes to a lane that expects it: the one that wrote the previous
+//! piece if it can, otherwise the most recently active one. A fork-like call adds a
+//! lane for the child, which owes the call's `= 0`; a value then goes to the child if it
+//! is `0` and to the parent otherwise (a parent's fork never returns 0). A lane of a
+//! pid that is busy when that pid prints a new call is another thread (QEMU prints
+//! `getpid()`, so threads share a pid and events carry `tid == pid`), except after an
+//! `execve`, which thereby succeeded (QEMU prints no return for a successful exec, and
+//! an exec never answered by the end of the log also succeeded: a failed one always
+//! prints its error). Other calls never answered become enter (`>`) events.
+//!
+//! Residual ambiguity: two processes returning at the same moment with the same
+//! piece sequence can swap return values. Pieces are small and written back to back,
+//! so this needs two processes returning within microseconds of each other.
+//!
+//! Arguments are decoded as far as QEMU prints them: QEMU 7.2 (Debian 12) decodes
+//! paths, argv, open/mmap/clone flags and socket domains/types, and socket addresses
+//! only for `socketcall`-based calls; for `connect` and `prctl` it prints pointers,
+//! which become `uint` arguments (newer QEMUs print more, which the parser takes).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::OnceLock;
+
+use ferret_event::{Dir, Event, SockAddr, Value};
+
+/// The result of parsing a log.
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    /// Events in log order (of their call pieces), numbered from 1.
+    pub events: Vec<Event>,
+    /// Pieces that could not be parsed or attributed (at most 100 kept).
+    pub anomalies: Vec<String>,
+    /// Count of all such pieces.
+    pub anomaly_count: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum St {
+    Idle,
+    /// The call (event index) is running.
+    InCall(usize),
+    AfterEq(usize),
+    AfterVal,
+}
+
+#[derive(Debug)]
+struct Lane {
+    pid: Option<i64>,
+    st: St,
+    /// The child lane of a fork-like call: owes that call's `= 0`.
+    fork_child: bool,
+    /// Token counter of the lane's last piece.
+    seen: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Piece {
+    Eq,
+    Val(i64),
+    Nl,
+}
+
+/// Incremental parser: [`feed`](Self::feed) log bytes as they arrive (with their
+/// receive time), then [`finish`](Self::finish).
+#[derive(Debug, Default)]
+pub struct StraceParser {
+    buf: Vec<u8>,
+    buf_ts: u64,
+    out: Parsed,
+    lanes: Vec<Lane>,
+    /// Lane that wrote the previous piece.
+    last: Option<usize>,
+    tick: u64,
+}
+
+const MAX_ANOMALIES: usize = 100;
+
+impl StraceParser {
+    /// A new parser.
+    pub fn new() -> Self {
+        StraceParser::default()
+    }
+
+    /// Adds log bytes received at `ts` (ns since the epoch). Complete lines are parsed
+    /// now; a trailing partial line waits for more bytes.
+    pub fn feed(&mut self, ts: u64, bytes: &[u8]) {
+        if self.buf.is_empty() {
+            self.buf_ts = ts;
+        }
+        self.buf.extend_from_slice(bytes);
+        let Some(last_nl) = self.buf.iter().rposition(|&b| b == b'\n') else {
+            return;
+        };
+        let rest = self.buf.split_off(last_nl + 1);
+        let done = std::mem::replace(&mut self.buf, rest);
+        let t = self.buf_ts;
+        self.parse_text(&String::from_utf8_lossy(&done), t);
+        self.buf_ts = ts;
+    }
+
+    /// Parses what is left and resolves calls that never returned.
+    pub fn finish(mut self) -> Parsed {
+        if !self.buf.is_empty() {
+            let rest = std::mem::take(&mut self.buf);
+            let t = self.buf_ts;
+            self.parse_text(&String::from_utf8_lossy(&rest), t);
+        }
+        for lane in std::mem::take(&mut self.lanes) {
+            if lane.fork_child {
+                continue;
+            }
+            if let St::InCall(idx) | St::AfterEq(idx) = lane.st
+                && let Some(ev) = self.out.events.get_mut(idx)
+            {
+                if is_exec(ev) {
+                    ev.ret = Some(0);
+                } else if ev.ret.is_none() {
+                    ev.dir = Dir::Enter;
+                }
+            }
+        }
+        self.out
+    }
+
+    fn anomaly(&mut self, what: String) {
+        self.out.anomaly_count += 1;
+        if self.out.anomalies.len() < MAX_ANOMALIES {
+            self.out.anomalies.push(what);
+        }
+    }
+
+    fn parse_text(&mut self, text: &str, ts: u64) {
+        let mut s = text;
+        while !s.is_empty() {
+            if let Some(rest) = s.strip_prefix('\n') {
+                self.on_piece(Piece::Nl, s);
+                s = rest;
+            } else if let Some(rest) = s.strip_prefix(" = ") {
+                self.on_piece(Piece::Eq, s);
+                s = rest;
+            } else if s.starts_with("--- ") || s.starts_with("+++ ") {
+                // A delivered signal or exit notice; it names no pid.
+                let close = if s.starts_with("---") { " ---" } else { " +++" };
+                let end = s
+                    .get(4..)
+                    .and_then(|t| t.find(close).map(|i| i + 4 + close.len()))
+                    .or_else(|| s.find('\n'))
+                    .unwrap_or(s.len());
+                s = s.get(end..).unwrap_or("");
+            } else if let Some((pid, len)) = pid_prefix(s) {
+                let body = s.get(len..).unwrap_or("");
+                let clen = call_len(body);
+                let (call, rest) = body.split_at(clen);
+                self.on_call(pid, call, ts);
+                s = rest;
+            } else if let Some((v, len)) = value_prefix(s) {
+                self.on_piece(Piece::Val(v), s);
+                s = s.get(len..).unwrap_or("");
+            } else {
+                let end = s.find('\n').unwrap_or(s.len());
+                let (junk, rest) = s.split_at(end);
+                self.anomaly(format!("unparsed log text {junk:?}"));
+                s = rest;
+            }
+        }
+    }
+
+    fn touch(&mut self, lane: usize) {
+        self.tick += 1;
+        if let Some(l) = self.lanes.get_mut(lane) {
+            l.seen = self.tick;
+        }
+        self.last = Some(lane);
+    }
+
+    /// The lane for a new call of `pid`.
+    fn lane_for_pid(&mut self, pid: i64) -> usize {
+        let events = &self.out.events;
+        // A successful exec: the new image prints with the same pid.
+        if let Some(i) = self.lanes.iter().position(|l| {
+            l.pid == Some(pid)
+                && matches!(l.st, St::InCall(idx) if events.get(idx).is_some_and(is_exec))
+        }) {
+            if let Some(l) = self.lanes.get_mut(i) {
+                if let St::InCall(idx) = l.st
+                    && let Some(ev) = self.out.events.get_mut(idx)
+                {
+                    ev.ret = Some(0);
+                }
+                l.st = St::Idle;
+            }
+            return i;
+        }
+        if let Some(i) = self.best(|l| l.pid == Some(pid) && l.st == St::Idle) {
+            return i;
+        }
+        // A forked child's first call: the idle child lane announced with this pid (or
+        // any idle child lane whose parent has not returned yet).
+        if let Some(i) = self.best(|l| l.pid.is_none() && l.st == St::Idle) {
+            if let Some(l) = self.lanes.get_mut(i) {
+                l.pid = Some(pid);
+                l.fork_child = false;
+            }
+            return i;
+        }
+        self.lanes.push(Lane {
+            pid: Some(pid),
+            st: St::Idle,
+            fork_child: false,
+            seen: 0,
+        });
+        self.lanes.len() - 1
+    }
+
+    /// The lane matching `pred`: the previous piece's writer, else the most recent.
+    fn best(&self, pred: impl Fn(&Lane) -> bool) -> Option<usize> {
+        if let Some(i) = self.last
+            && self.lanes.get(i).is_some_and(&pred)
+        {
+            return Some(i);
+        }
+        self.lanes
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| pred(l))
+            .max_by_key(|(_, l)| l.seen)
+            .map(|(i, _)| i)
+    }
+
+    fn on_call(&mut self, pid: i64, call: &str, ts: u64) {
+        let lane = self.lane_for_pid(pid);
+        let num = self.out.events.len() as u64 + 1;
+        let Some(ev) = decode_call(num, ts, pid, call) else {
+            self.anomaly(format!("unparsed call {call:?} of pid {pid}"));
+            if let Some(l) = self.lanes.get_mut(lane) {
+                l.st = St::Idle;
+            }
+            return;
+        };
+        let idx = self.out.events.len();
+        let no_return = matches!(&*ev.ty, "exit" | "exit_group" | "unknown");
+        let fork_like = is_fork_like(&ev);
+        self.out.events.push(ev);
+        if let Some(l) = self.lanes.get_mut(lane) {
+            // `exit(N)\n` and `Unknown syscall N\n` only await their newline.
+            l.st = if no_return {
+                St::AfterVal
+            } else {
+                St::InCall(idx)
+            };
+        }
+        self.touch(lane);
+        if fork_like {
+            self.lanes.push(Lane {
+                pid: None,
+                st: St::InCall(idx),
+                fork_child: true,
+                seen: self.tick,
+            });
+        }
+    }
+
+    /// Whether event `idx` is a call that typically blocks.
+    fn waits(&self, idx: usize) -> bool {
+        self.out.events.get(idx).is_some_and(|ev| {
+            matches!(
+                &*ev.ty,
+                "wait4"
+                    | "waitpid"
+                    | "waitid"
+                    | "nanosleep"
+                    | "clock_nanosleep"
+                    | "clock_nanosleep_time64"
+                    | "pause"
+                    | "futex"
+                    | "futex_time64"
+                    | "select"
+                    | "_newselect"
+                    | "pselect6"
+                    | "poll"
+                    | "ppoll"
+                    | "epoll_wait"
+                    | "epoll_pwait"
+                    | "read"
+                    | "readv"
+                    | "recv"
+                    | "recvfrom"
+                    | "recvmsg"
+                    | "accept"
+                    | "accept4"
+                    | "sigsuspend"
+                    | "rt_sigsuspend"
+                    | "rt_sigtimedwait"
+                    | "msgrcv"
+                    | "semop"
+            )
+        })
+    }
+
+    /// Whether the call running in `lane` can return `v`.
+    fn accepts(&self, lane: &Lane, v: i64) -> bool {
+        if lane.fork_child {
+            return v == 0;
+        }
+        let (St::InCall(idx) | St::AfterEq(idx)) = lane.st else {
+            return false;
+        };
+        match self.out.events.get(idx) {
+            Some(ev) if is_exec(ev) => v < 0,
+            Some(ev) if is_fork_like(ev) => v != 0,
+            _ => true,
+        }
+    }
+
+    /// The lane a return value belongs to; may move a misplaced `=` to it.
+    fn lane_for_value(&mut self, v: i64) -> Option<usize> {
+        let after_eq = |l: &Lane| matches!(l.st, St::AfterEq(_));
+        let in_call = |l: &Lane| matches!(l.st, St::InCall(_));
+        // A forked child prints its `= 0` first thing: it takes a 0 when it owes one.
+        let pick = if v == 0 {
+            self.best(|l| l.fork_child && after_eq(l))
+                .or_else(|| self.best(|l| l.fork_child && in_call(l)))
+        } else {
+            None
+        };
+        let pick = pick
+            .or_else(|| self.best(|l| after_eq(l) && self.accepts(l, v)))
+            .or_else(|| self.best(|l| in_call(l) && self.accepts(l, v)))?;
+        if self.lanes.get(pick).is_some_and(in_call) {
+            // The `=` went to a lane that cannot take this value: give it back.
+            if let Some(wrong) = self
+                .best(|l| after_eq(l) && !self.accepts(l, v))
+                .or_else(|| self.best(after_eq))
+                && let Some(l) = self.lanes.get_mut(wrong)
+                && let St::AfterEq(idx) = l.st
+            {
+                l.st = St::InCall(idx);
+            }
+            if let Some(l) = self.lanes.get_mut(pick)
+                && let St::InCall(idx) = l.st
+            {
+                l.st = St::AfterEq(idx);
+            }
+        }
+        Some(pick)
+    }
+
+    fn on_piece(&mut self, piece: Piece, at: &str) {
+        let chosen = match piece {
+            // Calls that wait (for a child, a peer, a timer) return last: a `=` goes
+            // to a call that does not wait when one is running.
+            Piece::Eq => self
+                .best(|l| matches!(l.st, St::InCall(idx) if !self.waits(idx)))
+                .or_else(|| self.best(|l| matches!(l.st, St::InCall(_)))),
+            Piece::Val(v) => self.lane_for_value(v),
+            Piece::Nl => self.best(|l| l.st == St::AfterVal),
+        };
+        let Some(i) = chosen else {
+            if piece != Piece::Nl {
+                let snippet: String = at.chars().take(60).collect();
+                self.anomaly(format!("{piece:?} matches no pending call at {snippet:?}"));
+            }
+            return;
+        };
+        let Some(lane) = self.lanes.get_mut(i) else {
+            return;
+        };
+        match (piece, lane.st) {
+            (Piece::Eq, St::InCall(idx)) => lane.st = St::AfterEq(idx),
+            (Piece::Val(v), St::AfterEq(idx)) => {
+                lane.st = St::AfterVal;
+                if !lane.fork_child
+                    && let Some(ev) = self.out.events.get_mut(idx)
+                {
+                    ev.ret = Some(v);
+                    if is_fork_like(ev) && v < 0 {
+                        // No child was created: drop its lane.
+                        if let Some(c) = self.lanes.iter().position(|l| {
+                            l.fork_child
+                                && matches!(l.st, St::InCall(x) | St::AfterEq(x) if x == idx)
+                        }) {
+                            self.lanes.remove(c);
+                            self.last = None;
+                            return;
+                        }
+                    }
+                }
+            }
+            (Piece::Nl, _) => lane.st = St::Idle,
+            _ => {}
+        }
+        self.touch(i);
+    }
+}
+
+/// `"<digits> "` followed by a call name: the pid and the prefix length.
+fn pid_prefix(s: &str) -> Option<(i64, usize)> {
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 || s.as_bytes().get(digits) != Some(&b' ') {
+        return None;
+    }
+    let next = *s.as_bytes().get(digits + 1)?;
+    if !(next.is_ascii_alphabetic() || next == b'_') {
+        return None;
+    }
+    Some((s.get(..digits)?.parse().ok()?, digits + 1))
+}
+
+/// The host errno whose message is `text`. QEMU prints the *guest's* errno number
+/// (MIPS's ECONNREFUSED is 146, x86's 111) with the host's `strerror` text of the
+/// translated error, so the text names the errno the event model uses.
+fn errno_of_text(text: &str) -> Option<i64> {
+    static MAP: OnceLock<HashMap<String, i64>> = OnceLock::new();
+    let map = MAP.get_or_init(|| {
+        (1..200)
+            .filter_map(|e| {
+                let msg = std::io::Error::from_raw_os_error(e).to_string();
+                let plain = msg.split(" (os error").next()?.to_owned();
+                (!plain.starts_with("Unknown error")).then_some((plain, i64::from(e)))
+            })
+            .collect()
+    });
+    map.get(text).copied()
+}
+
+/// A return value piece: `-1 errno=N (text)`, `0x1f`, `-5`, `42`.
+fn value_prefix(s: &str) -> Option<(i64, usize)> {
+    if let Some(rest) = s.strip_prefix("-1 errno=") {
+        let n = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let mut e: i64 = rest.get(..n)?.parse().ok()?;
+        let mut len = 9 + n;
+        if let Some(t) = s.get(len..)
+            && let Some(inner) = t.strip_prefix(" (")
+            && let Some(close) = inner.find(')')
+        {
+            if let Some(host) = inner.get(..close).and_then(errno_of_text) {
+                e = host;
+            }
+            len += close + 3;
+        }
+        return Some((-e, len));
+    }
+    let neg = s.starts_with('-');
+    let body = if neg { s.get(1..)? } else { s };
+    if let Some(h) = body.strip_prefix("0x") {
+        let n = h.bytes().take_while(u8::is_ascii_hexdigit).count();
+        let v = u64::from_str_radix(h.get(..n)?, 16).ok()? as i64;
+        return Some((if neg { -v } else { v }, usize::from(neg) + 2 + n));
+    }
+    let n = body.bytes().take_while(u8::is_ascii_digit).count();
+    if n == 0 {
+        return None;
+    }
+    let v: i64 = body.get(..n)?.parse().ok()?;
+    Some((if neg { -v } else { v }, usize::from(neg) + n))
+}
+
+fn is_exec(ev: &Event) -> bool {
+    ev.ty == "execve" || ev.ty == "execveat"
+}
+
+const CLONE_VM: u64 = 0x100;
+const CLONE_VFORK: u64 = 0x4000;
+const CLONE_THREAD: u64 = 0x10000;
+
+/// A call whose child is a new QEMU process that prints the call's `= 0` (QEMU runs
+/// vfork as fork; threads start elsewhere and print nothing).
+fn is_fork_like(ev: &Event) -> bool {
+    match &*ev.ty {
+        "fork" | "vfork" => true,
+        "clone" | "clone2" => match ev.args.get("flags") {
+            Some(Value::Flags { value, .. }) => {
+                *value & CLONE_THREAD == 0 && (*value & CLONE_VM == 0 || *value & CLONE_VFORK != 0)
+            }
+            _ => true,
+        },
+        _ => false,
+    }
+}
+
+/// Length of a call piece: `name(args)` up to its closing parenthesis (quotes and
+/// nesting respected), or to the end of the line for `Unknown syscall N`.
+fn call_len(s: &str) -> usize {
+    let b = s.as_bytes();
+    let Some(open) = s.find(['(', '\n']) else {
+        return s.len();
+    };
+    if b.get(open) != Some(&b'(') {
+        return open;
+    }
+    let mut depth = 0i32;
+    let mut i = open;
+    let mut in_str = false;
+    while let Some(&c) = b.get(i) {
+        if in_str {
+            match c {
+                b'\\' => i += 1,
+                b'"' => in_str = false,
+                b'\n' => return i,
+                _ => {}
+            }
+        } else {
+            match c {
+                b'"' => in_str = true,
+                b'(' | b'{' | b'[' => depth += 1,
+                b')' | b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return i + 1;
+                    }
+                }
+                b'\n' => return i,
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    s.len()
+}
+
+fn parse_int(w: &str) -> Option<i64> {
+    if let Some(h) = w.strip_prefix("0x") {
+        return u64::from_str_radix(h, 16).ok().map(|v| v as i64);
+    }
+    if let Some(h) = w.strip_prefix("-0x") {
+        return i64::from_str_radix(h, 16).ok().map(|v| -v);
+    }
+    w.parse().ok()
+}
+
+/// Splits `a,b,{c,d},"e,f"` at top-level commas.
+fn split_args(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let (mut depth, mut in_str, mut start, mut i) = (0i32, false, 0usize, 0usize);
+    while let Some(&c) = b.get(i) {
+        if in_str {
+            match c {
+                b'\\' => i += 1,
+                b'"' => in_str = false,
+                _ => {}
+            }
+        } else {
+            match c {
+                b'"' => in_str = true,
+                b'(' | b'{' | b'[' => depth += 1,
+                b')' | b'}' | b']' => depth -= 1,
+                b',' if depth == 0 => {
+                    out.push(s.get(start..i).unwrap_or("").trim());
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    let last = s.get(start..).unwrap_or("").trim();
+    if !last.is_empty() || !out.is_empty() {
+        out.push(last);
+    }
+    out
+}
+
+/// Decodes a C string literal as QEMU prints it (`"a\n\"b"`, possibly followed by
+/// `...` when cut).
+fn unquote(s: &str) -> Option<String> {
+    let inner = s.strip_prefix('"')?;
+    let mut out = String::with_capacity(inner.len());
+    let mut it = inner.chars();
+    while let Some(c) = it.next() {
+        match c {
+            '"' => return Some(out),
+            '\\' => match it.next()? {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                'r' => out.push('\r'),
+                '0' => out.push('\0'),
+                other => out.push(other),
+            },
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// Symbolic flag names QEMU prints and their generic Linux values, for the numeric
+/// part of `flags` values (architectures differ in a few O_* bits; rules match the
+/// text).
+const FLAG_VALUES: &[(&str, u64)] = &[
+    ("O_RDONLY", 0),
+    ("O_WRONLY", 1),
+    ("O_RDWR", 2),
+    ("O_CREAT", 0o100),
+    ("O_EXCL", 0o200),
+    ("O_NOCTTY", 0o400),
+    ("O_TRUNC", 0o1000),
+    ("O_APPEND", 0o2000),
+    ("O_NONBLOCK", 0o4000),
+    ("O_DSYNC", 0o10000),
+    ("O_DIRECTORY", 0o200000),
+    ("O_NOFOLLOW", 0o400000),
+    ("O_CLOEXEC", 0o2000000),
+    ("O_LARGEFILE", 0),
+    ("CLONE_VM", CLONE_VM),
+    ("CLONE_FS", 0x200),
+    ("CLONE_FILES", 0x400),
+    ("CLONE_SIGHAND", 0x800),
+    ("CLONE_PTRACE", 0x2000),
+    ("CLONE_VFORK", CLONE_VFORK),
+    ("CLONE_PARENT", 0x8000),
+    ("CLONE_THREAD", CLONE_THREAD),
+    ("CLONE_NEWNS", 0x20000),
+    ("CLONE_SYSVSEM", 0x40000),
+    ("CLONE_SETTLS", 0x80000),
+    ("CLONE_PARENT_SETTID", 0x100000),
+    ("CLONE_CHILD_CLEARTID", 0x200000),
+    ("CLONE_DETACHED", 0x400000),
+    ("CLONE_UNTRACED", 0x800000),
+    ("CLONE_CHILD_SETTID", 0x1000000),
+    ("AF_UNIX", 1),
+    ("AF_INET", 2),
+    ("AF_INET6", 10),
+    ("AF_NETLINK", 16),
+    ("AF_PACKET", 17),
+    ("SOCK_STREAM", 1),
+    ("SOCK_DGRAM", 2),
+    ("SOCK_RAW", 3),
+    ("SOCK_SEQPACKET", 5),
+    ("SOCK_NONBLOCK", 0o4000),
+    ("SOCK_CLOEXEC", 0o2000000),
+];
+
+/// `O_RDONLY|O_CLOEXEC|0x20000` → flags value with the text kept (numbers included).
+fn flags_value(s: &str) -> Value {
+    let mut value = 0u64;
+    let mut names = Vec::new();
+    for part in s.split('|') {
+        let part = part.trim();
+        if let Some(n) = parse_int(part) {
+            value |= n as u64;
+        } else {
+            // QEMU prints PF_* for socket domains; the event model says AF_*.
+            let name = part
+                .strip_prefix("PF_")
+                .map_or(Cow::Borrowed(part), |r| Cow::Owned(format!("AF_{r}")));
+            if let Some((_, v)) = FLAG_VALUES.iter().find(|(n, _)| *n == name) {
+                value |= v;
+            }
+            names.push(name.into_owned());
+        }
+    }
+    Value::Flags {
+        value,
+        text: names.join("|"),
+    }
+}
+
+/// prctl options by number (identical on every Linux architecture).
+const PRCTL: &[(u64, &str)] = &[
+    (1, "PR_SET_PDEATHSIG"),
+    (2, "PR_GET_PDEATHSIG"),
+    (3, "PR_GET_DUMPABLE"),
+    (4, "PR_SET_DUMPABLE"),
+    (15, "PR_SET_NAME"),
+    (16, "PR_GET_NAME"),
+    (22, "PR_SET_SECCOMP"),
+    (23, "PR_CAPBSET_READ"),
+    (24, "PR_CAPBSET_DROP"),
+    (35, "PR_SET_MM"),
+    (36, "PR_SET_CHILD_SUBREAPER"),
+    (38, "PR_SET_NO_NEW_PRIVS"),
+    (45, "PR_SET_FP_MODE"),
+    (46, "PR_GET_FP_MODE"),
+    (0x5961_6d61, "PR_SET_PTRACER"),
+];
+
+fn fd_value(s: &str) -> Value {
+    if s == "AT_FDCWD" {
+        Value::Fd(-100)
+    } else {
+        Value::Fd(parse_int(s).unwrap_or(-1))
+    }
+}
+
+fn generic_value(s: &str) -> Value {
+    if let Some(u) = unquote(s) {
+        return Value::Str(u);
+    }
+    if s == "NULL" {
+        return Value::Uint(0);
+    }
+    match parse_int(s) {
+        Some(v) if s.starts_with("0x") => Value::Uint(v as u64),
+        Some(v) => Value::Int(v),
+        None if s.contains('{') => Value::Str(s.to_owned()),
+        None => flags_value(s),
+    }
+}
+
+/// `{"a","b",NULL}` → strings.
+fn strs_value(s: &str) -> Value {
+    let inner = s.trim().trim_start_matches('{').trim_end_matches('}');
+    Value::Strs(split_args(inner).into_iter().filter_map(unquote).collect())
+}
+
+/// Parses QEMU's sockaddr text, e.g. `{sin_family=AF_INET,sin_port=htons(23),
+/// sin_addr=inet_addr("10.0.0.1")}` or `{sun_family=AF_UNIX,sun_path="/x"}`.
+fn sockaddr_value(s: &str) -> Option<Value> {
+    if !s.starts_with('{') {
+        return None;
+    }
+    let port = s
+        .find("htons(")
+        .and_then(|i| s.get(i + 6..))
+        .and_then(|r| r.split(')').next())
+        .and_then(|p| p.trim().parse::<u16>().ok());
+    let ip = s
+        .find("inet_addr(")
+        .and_then(|i| s.get(i + 10..))
+        .and_then(unquote)
+        .or_else(|| {
+            s.find("inet_pton(")
+                .and_then(|i| s.get(i + 10..))
+                .and_then(|r| r.split(',').nth(1))
+                .and_then(|r| unquote(r.trim()))
+        })
+        .and_then(|t| t.parse::<IpAddr>().ok());
+    if let (Some(ip), Some(port)) = (ip, port) {
+        return Some(Value::Sockaddr(SockAddr::ip(ip, port)));
+    }
+    if let Some(i) = s.find("sun_path=") {
+        let path = s.get(i + 9..).and_then(unquote).unwrap_or_default();
+        return Some(Value::Sockaddr(SockAddr::unix(path)));
+    }
+    None
+}
+
+/// Names of the arguments of the calls the event model understands.
+fn arg_names(name: &str) -> &'static [&'static str] {
+    match name {
+        "open" => &["name", "flags", "mode"],
+        "openat" => &["dirfd", "name", "flags", "mode"],
+        "creat" => &["name", "mode"],
+        "execve" => &["filename", "argv", "envp"],
+        "execveat" => &["dirfd", "pathname", "argv", "envp", "flags"],
+        "clone" => &[
+            "flags",
+            "child_stack",
+            "parent_tidptr",
+            "tls",
+            "child_tidptr",
+        ],
+        "socket" => &["domain", "type", "proto"],
+        "connect" | "bind" => &["fd", "addr", "addrlen"],
+        "accept" | "accept4" => &["fd", "addr", "addrlen", "flags"],
+        "sendto" => &["fd", "data", "size", "flags", "addr", "addrlen"],
+        "close" | "fchdir" | "read" | "write" | "fstat" | "fstat64" => &["fd", "buf", "size"],
+        "dup" => &["fd"],
+        "dup2" | "dup3" => &["oldfd", "newfd", "flags"],
+        "chdir" | "unlink" | "rmdir" | "mkdir" | "chmod" | "access" | "readlink" | "stat"
+        | "stat64" | "lstat" | "lstat64" => &["path", "arg1", "arg2"],
+        "unlinkat" | "mkdirat" | "fchmodat" | "faccessat" | "readlinkat" | "newfstatat"
+        | "fstatat64" => &["dirfd", "path", "arg2", "arg3"],
+        "rename" | "link" | "symlink" => &["oldpath", "newpath"],
+        "renameat" | "renameat2" => &["olddirfd", "oldpath", "newdirfd", "newpath", "flags"],
+        "prctl" => &["option", "arg2", "arg3", "arg4", "arg5"],
+        "kill" | "tkill" => &["pid", "sig"],
+        "ptrace" => &["request", "pid", "addr", "data"],
+        "setsid" => &[],
+        "setpgid" => &["pid", "pgid"],
+        "setuid" | "setuid32" => &["uid"],
+        "setgid" | "setgid32" => &["gid"],
+        "exit" | "exit_group" => &["status"],
+        "wait4" => &["pid", "status", "options", "rusage"],
+        _ => &[],
+    }
+}
+
+/// Builds the event of one call piece (`name(args)` or `Unknown syscall N`).
+fn decode_call(num: u64, ts: u64, pid: i64, call: &str) -> Option<Event> {
+    if let Some(nr) = call.strip_prefix("Unknown syscall ") {
+        let nr = nr.trim().parse::<i64>().ok()?;
+        return Some(Event::syscall(num, ts, pid, pid, "unknown").arg("nr", Value::Int(nr)));
+    }
+    let open = call.find('(')?;
+    let name = call.get(..open)?.trim();
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return None;
+    }
+    let inner = call
+        .get(open + 1..)?
+        .strip_suffix(')')
+        .unwrap_or(call.get(open + 1..)?);
+    let raw = split_args(inner);
+    let names = arg_names(name);
+    let mut ev = Event::syscall(num, ts, pid, pid, name.to_owned());
+    for (i, a) in raw.iter().enumerate() {
+        let arg_name: Cow<'static, str> = match names.get(i) {
+            Some(n) => Cow::Borrowed(*n),
+            None => Cow::Owned(format!("arg{i}")),
+        };
+        let v = match &*arg_name {
+            "fd" | "dirfd" | "olddirfd" | "newdirfd" | "oldfd" | "newfd" => fd_value(a),
+            "name" | "filename" | "pathname" | "path" | "oldpath" | "newpath" => match unquote(a) {
+                Some(p) => Value::Path(p),
+                None => generic_value(a),
+            },
+            "argv" | "envp" if a.starts_with('{') => strs_value(a),
+            "flags" | "domain" | "type" => match parse_int(a) {
+                Some(v) => Value::Flags {
+                    value: v as u64,
+                    text: String::new(),
+                },
+                None => flags_value(a),
+            },
+            "addr" => sockaddr_value(a).unwrap_or_else(|| generic_value(a)),
+            "option" if name == "prctl" => match parse_int(a) {
+                Some(v) => {
+                    let text = PRCTL
+                        .iter()
+                        .find(|(n, _)| *n == v as u64)
+                        .map_or_else(String::new, |(_, t)| (*t).to_owned());
+                    Value::Flags {
+                        value: v as u64,
+                        text,
+                    }
+                }
+                None => flags_value(a),
+            },
+            "arg2" if name == "prctl" && a.starts_with('"') => {
+                // A QEMU that decodes PR_SET_NAME prints the name.
+                ev.args
+                    .push("name", Value::Str(unquote(a).unwrap_or_default()));
+                continue;
+            }
+            "status" | "pid" | "sig" | "uid" | "gid" | "pgid" => {
+                parse_int(a).map_or_else(|| generic_value(a), Value::Int)
+            }
+            _ => generic_value(a),
+        };
+        ev.args.push(arg_name, v);
+    }
+    Some(ev)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Parsed {
+        let mut p = StraceParser::new();
+        p.feed(1, text.as_bytes());
+        p.finish()
+    }
+
+    fn by<'a>(p: &'a Parsed, pid: i64, ty: &str) -> &'a Event {
+        p.events
+            .iter()
+            .find(|e| e.pid == pid && e.ty == ty)
+            .unwrap_or_else(|| panic!("no {ty} of {pid} in {:#?}", p.events))
+    }
+
+    #[test]
+    fn plain_calls_decode() {
+        let p = parse(concat!(
+            "7 openat(AT_FDCWD,\"/etc/hostname\",O_RDONLY|O_LARGEFILE|O_CLOEXEC) = 3\n",
+            "7 socket(PF_INET,SOCK_STREAM,IPPROTO_IP) = 4\n",
+            "7 connect(4,0x40800808,16) = -1 errno=146 (Connection refused)\n",
+            "7 prctl(15,460028,0,0,0,1082132868) = 0\n",
+            "7 brk(NULL) = 0x0008f000\n",
+            "7 Unknown syscall 398\n",
+            "7 exit_group(3)\n",
+        ));
+        assert!(p.anomalies.is_empty(), "{:?}", p.anomalies);
+        let open = by(&p, 7, "openat");
+        assert_eq!(open.args.get("dirfd"), Some(&Value::Fd(-100)));
+        assert_eq!(
+            open.args.get("name"),
+            Some(&Value::Path("/etc/hostname".into()))
+        );
+        assert_eq!(
+            open.args.get("flags"),
+            Some(&Value::Flags {
+                value: 0o2000000,
+                text: "O_RDONLY|O_LARGEFILE|O_CLOEXEC".into()
+            })
+        );
+        assert_eq!(open.ret, Some(3));
+        let sock = by(&p, 7, "socket");
+        assert_eq!(
+            sock.args.get("domain"),
+            Some(&Value::Flags {
+                value: 2,
+                text: "AF_INET".into()
+            })
+        );
+        // MIPS's errno 146 is ECONNREFUSED: the text gives the host's 111.
+        assert_eq!(by(&p, 7, "connect").ret, Some(-111));
+        assert_eq!(by(&p, 7, "connect").args.get("fd"), Some(&Value::Fd(4)));
+        assert_eq!(
+            by(&p, 7, "prctl")
+                .args
+                .get("option")
+                .and_then(Value::as_str),
+            Some("PR_SET_NAME")
+        );
+        assert_eq!(by(&p, 7, "brk").ret, Some(0x8f000));
+        assert_eq!(by(&p, 7, "unknown").args.get("nr"), Some(&Value::Int(398)));
+        assert_eq!(
+            by(&p, 7, "exit_group").args.get("status"),
+            Some(&Value::Int(3))
+        );
+        let nums: Vec<u64> = p.events.iter().map(|e| e.num).collect();
+        assert_eq!(nums, (1..=7).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn forked_child_zero_and_late_wait_return() {
+        // Recorded from qemu-arm 7.2: the child's `= 0` lands on the parent's wait4
+        // line, the wait's own return comes after the child's exit.
+        let p = parse(concat!(
+            "8394 clone(CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|0x11,child_stack=0x00000000,parent_tidptr=0x00000000,tls=0x00000000,child_tidptr=0x0008f068) = 8396\n",
+            "8394 wait4(8396,1082132484,0,0,0,0) = 0\n",
+            "8396 set_robust_list(585836,12,0,0,585832,1) = -1 errno=38 (Function not implemented)\n",
+            "8396 execve(\"./t\",{\"./t\",\"child\",\"x y\",NULL}) = -1 errno=8 (Exec format error)\n",
+            "8396 exit_group(99)\n",
+            " = 8396\n",
+            "8394 exit_group(1)\n",
+        ));
+        assert!(p.anomalies.is_empty(), "{:?}", p.anomalies);
+        assert_eq!(by(&p, 8394, "clone").ret, Some(8396));
+        assert_eq!(by(&p, 8394, "wait4").ret, Some(8396));
+        let exec = by(&p, 8396, "execve");
+        assert_eq!(exec.ret, Some(-8));
+        assert_eq!(
+            exec.args.get("argv"),
+            Some(&Value::Strs(vec![
+                "./t".into(),
+                "child".into(),
+                "x y".into()
+            ]))
+        );
+        assert_eq!(by(&p, 8396, "set_robust_list").ret, Some(-38));
+    }
+
+    #[test]
+    fn split_return_pieces_after_fork() {
+        // `=` of parent and child back to back, values later: the value decides.
+        let p = parse(concat!(
+            "2 clone(CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|0x11,child_stack=0x00000000) =  = 5783\n",
+            "2 wait4(5783,1082132340,0,0,0,0)0\n",
+            "5783 set_robust_list(1,2) = -1 errno=38 (Function not implemented)\n",
+            "5783 execve(\"/root/sample\",{\"/root/sample\",NULL})5783 brk(NULL) = 0x1000\n",
+            "5783 exit_group(7)\n",
+            " = 5783\n",
+        ));
+        assert!(p.anomalies.is_empty(), "{:?}", p.anomalies);
+        assert_eq!(by(&p, 2, "clone").ret, Some(5783));
+        assert_eq!(by(&p, 2, "wait4").ret, Some(5783));
+        // The exec succeeded: the pid went on printing.
+        assert_eq!(by(&p, 5783, "execve").ret, Some(0));
+        assert_eq!(by(&p, 5783, "brk").ret, Some(0x1000));
+    }
+
+    #[test]
+    fn a_waiting_call_does_not_take_a_running_calls_return() {
+        let p = parse(concat!(
+            "2 clone(CLONE_CHILD_CLEARTID|0x11,child_stack=0x00000000) = 0\n",
+            "4 brk(NULL) = 0x100\n",
+            " = 4\n",
+            "4 mprotect(0x100ac000,16384,PROT_READ)2 wait4(4,1,0,0,0,0) = 0\n",
+            "4 exit_group(7)\n",
+            " = 4\n",
+        ));
+        assert!(p.anomalies.is_empty(), "{:?}", p.anomalies);
+        assert_eq!(by(&p, 2, "clone").ret, Some(4));
+        assert_eq!(by(&p, 4, "mprotect").ret, Some(0));
+        assert_eq!(by(&p, 2, "wait4").ret, Some(4));
+    }
+
+    #[test]
+    fn threads_share_a_pid_and_unfinished_calls_become_enter_events() {
+        let p = parse(concat!(
+            "9 clone(CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS,child_stack=0x3fffe298) = 10\n",
+            "9 futex(0x3fffe808,FUTEX_WAIT,10,NULL,NULL,0)9 getppid() = 1\n",
+            "9 exit(0)\n",
+            " = 0\n",
+            "9 pause()",
+        ));
+        assert!(p.anomalies.is_empty(), "{:?}", p.anomalies);
+        assert_eq!(by(&p, 9, "clone").ret, Some(10));
+        assert_eq!(by(&p, 9, "getppid").ret, Some(1));
+        assert_eq!(by(&p, 9, "futex").ret, Some(0));
+        let pause = by(&p, 9, "pause");
+        assert_eq!(pause.dir, Dir::Enter);
+        assert_eq!(pause.ret, None);
+    }
+
+    #[test]
+    fn pieces_split_across_feeds_and_signals() {
+        let mut p = StraceParser::new();
+        p.feed(5, b"3 getpid(");
+        p.feed(
+            6,
+            b") = 3\n--- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER} ---\n3 kill(3,",
+        );
+        p.feed(7, b"SIGTERM) = 0\n");
+        let out = p.finish();
+        assert!(out.anomalies.is_empty(), "{:?}", out.anomalies);
+        assert_eq!(out.events.len(), 2);
+        assert_eq!(out.events[0].ts, 5);
+        assert_eq!(out.events[1].ty, "kill");
+        assert_eq!(
+            out.events[1].args.get("sig").and_then(Value::as_str),
+            Some("SIGTERM")
+        );
+    }
+
+    #[test]
+    fn sockaddr_text_of_newer_qemus() {
+        let p = parse(concat!(
+            "5 connect(3,{sin_family=AF_INET,sin_port=htons(23),sin_addr=inet_addr(\"10.0.0.1\")},16) = 0\n",
+            "5 connect(4,{sun_family=AF_UNIX,sun_path=\"/run/x.sock\"},110) = 0\n",
+            "5 prctl(PR_SET_NAME,\"kworker\") = 0\n",
+        ));
+        assert!(p.anomalies.is_empty(), "{:?}", p.anomalies);
+        let c: Vec<&Event> = p.events.iter().filter(|e| e.ty == "connect").collect();
+        assert_eq!(
+            c[0].args.get("addr"),
+            Some(&Value::Sockaddr(SockAddr::ip(
+                "10.0.0.1".parse().unwrap(),
+                23
+            )))
+        );
+        assert_eq!(
+            c[1].args.get("addr"),
+            Some(&Value::Sockaddr(SockAddr::unix("/run/x.sock")))
+        );
+        let pr = by(&p, 5, "prctl");
+        assert_eq!(
+            pr.args.get("option").and_then(Value::as_str),
+            Some("PR_SET_NAME")
+        );
+        assert_eq!(pr.args.get("name"), Some(&Value::Str("kworker".into())));
+    }
+
+    #[test]
+    fn garbage_never_panics_and_is_reported() {
+        let inputs: [&[u8]; 8] = [
+            b"\xff\xfe garbage\n",
+            b"12 (((\n",
+            b" = = = \n\n",
+            b"-1 errno=\n",
+            b"99999999999999999999999 read(1) = 99999999999999999999999\n",
+            b"1 f(\"unterminated\n",
+            b"1 x(1) = 0x\n",
+            b"1 execve(\"a\",{\"\\",
+        ];
+        for input in inputs {
+            let mut p = StraceParser::new();
+            p.feed(0, input);
+            let _ = p.finish();
+        }
+        let mut state = 0x1234_5678u32;
+        for _ in 0..2000 {
+            let mut p = StraceParser::new();
+            let mut buf = Vec::new();
+            for _ in 0..64 {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                let alphabet = b"0123 =(),\"\\{}\nxabc-errno";
+                buf.push(alphabet[(state as usize) % alphabet.len()]);
+            }
+            p.feed(0, &buf);
+            let _ = p.finish();
+        }
+        let out = parse("hello world\n");
+        assert_eq!(out.anomaly_count, 1);
+        assert!(out.anomalies[0].contains("hello world"));
+    }
+}
