@@ -13,7 +13,7 @@
 //!   prefix included. An `sk_lookup` BPF program hands
 //!   every TCP connection, to any address and port, to one listener (see the
 //!   `catchall` module for why); the accepted socket's local address is the original
-//!   destination. Responders: DNS on UDP and TCP 53 (A/AAAA answered with the
+//!   destination (without BPF, a fixed list of ports, see [`TcpMode`]). Responders: DNS on UDP and TCP 53 (A/AAAA answered with the
 //!   sink-hole address, or NXDOMAIN), HTTP (200, configurable files by path), IRC
 //!   (registration, JOIN, PING), telnet (negotiation, `login:`/`Password:`, a shell
 //!   prompt), a banner/echo for other ports. UDP datagrams are logged from the
@@ -168,6 +168,29 @@ pub struct FakeNetConfig {
     pub session_limit: Duration,
     /// Name of the sandbox's interface. Default `eth0`.
     pub sandbox_ifname: String,
+    /// Take TCP connections to every port through the `sk_lookup` catch-all.
+    /// Default true. When false, or when the kernel refuses the BPF program, the
+    /// fake net listens on [`tcp_ports`](Self::tcp_ports) only and says so in
+    /// [`FakeNet::tcp_mode`].
+    pub tcp_catch_all: bool,
+    /// Ports listened on without the catch-all. Default: common malware ports
+    /// (FTP, SSH, telnet, SMTP, DNS, HTTP(S) and alternates, IRC, TR-069, ...).
+    pub tcp_ports: Vec<u16>,
+}
+
+/// How TCP connections reach the responders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TcpMode {
+    /// Every port of every address (the `sk_lookup` catch-all).
+    CatchAll,
+    /// Only these ports (of every address): the catch-all was turned off or is
+    /// unavailable, for the reason given.
+    Ports {
+        /// Ports listened on.
+        ports: Vec<u16>,
+        /// Why the catch-all is not in use.
+        reason: String,
+    },
 }
 
 impl Default for FakeNetConfig {
@@ -193,6 +216,11 @@ impl Default for FakeNetConfig {
             idle_timeout: Duration::from_secs(30),
             session_limit: Duration::from_secs(300),
             sandbox_ifname: "eth0".to_owned(),
+            tcp_catch_all: true,
+            tcp_ports: vec![
+                21, 22, 23, 25, 53, 80, 81, 110, 143, 443, 445, 1883, 2323, 5555, 6667, 6697, 7547,
+                8000, 8080, 8081, 8443, 8888, 37215, 52869,
+            ],
         }
     }
 }
@@ -312,6 +340,7 @@ pub struct FakeNet {
     capture: Option<JoinHandle<CaptureStats>>,
     capture_stop: Arc<AtomicBool>,
     catchall: Option<catchall::CatchAll>,
+    tcp_mode: TcpMode,
     outcome: Option<FakeNetOutcome>,
 }
 
@@ -404,8 +433,38 @@ impl FakeNet {
         .map_err(Error::io("setting up the fake-internet side"))?;
         ns::run_in(sb_ns, || configure_sandbox_side(c))
             .map_err(Error::io("setting up the sandbox side"))?;
-        let catchall = catchall::attach(fake_ns.as_fd(), &socks.listener)
-            .map_err(Error::io("installing the catch-all TCP listener"))?;
+        let attached = if cfg.tcp_catch_all {
+            catchall::attach(fake_ns.as_fd(), &socks.listener).map_err(|e| e.to_string())
+        } else {
+            Err("turned off in the configuration".to_owned())
+        };
+        let (catchall, tcp_mode, listeners) = match attached {
+            Ok(c) => (Some(c), TcpMode::CatchAll, vec![socks.listener]),
+            Err(reason) => {
+                let ports = cfg.tcp_ports.clone();
+                let listeners = ns::run_in(fake_ns.as_fd(), || {
+                    ports
+                        .iter()
+                        .map(|&p| {
+                            TcpListener::bind(("::", p))
+                                .or_else(|_| TcpListener::bind(("0.0.0.0", p)))
+                                .map_err(|e| {
+                                    io::Error::new(e.kind(), format!("binding TCP port {p}: {e}"))
+                                })
+                        })
+                        .collect::<io::Result<Vec<_>>>()
+                })
+                .map_err(Error::io("listening on the fixed TCP ports"))?;
+                (
+                    None,
+                    TcpMode::Ports {
+                        ports: cfg.tcp_ports.clone(),
+                        reason,
+                    },
+                    listeners,
+                )
+            }
+        };
 
         let shared = Arc::new(respond::Shared::new(respond::Settings {
             policy: dns::Policy {
@@ -436,7 +495,8 @@ impl FakeNet {
             responders: Vec::new(),
             capture: None,
             capture_stop: Arc::clone(&capture_stop),
-            catchall: Some(catchall),
+            catchall,
+            tcp_mode,
             outcome: None,
         };
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
@@ -455,12 +515,13 @@ impl FakeNet {
                 .spawn(move || capture::run(cap_sock, path, max, sh, capture_stop))
                 .map_err(Error::io("starting the capture thread"))?,
         );
-        let sh = Arc::clone(&shared);
-        let listener = socks.listener;
-        net.responders.push(spawn(
-            "fakenet-tcp",
-            Box::new(move || respond::accept_loop(listener, sh)),
-        )?);
+        for listener in listeners {
+            let sh = Arc::clone(&shared);
+            net.responders.push(spawn(
+                "fakenet-tcp",
+                Box::new(move || respond::accept_loop(listener, sh)),
+            )?);
+        }
         let sh = Arc::clone(&shared);
         let dns_sock = socks.dns;
         net.responders.push(spawn(
@@ -550,6 +611,12 @@ impl FakeNet {
     /// namespace created for the sandbox side.
     pub fn netns_inodes(&self) -> (u64, u64) {
         self.inodes
+    }
+
+    /// How TCP connections reach the responders (check it: without the catch-all
+    /// only [`FakeNetConfig::tcp_ports`] answer).
+    pub fn tcp_mode(&self) -> &TcpMode {
+        &self.tcp_mode
     }
 
     /// The configuration in use.

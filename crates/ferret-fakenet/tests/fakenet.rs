@@ -14,7 +14,7 @@ use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use ferret_fakenet::{FakeNet, FakeNetConfig, HostWatch, TcpProtocol};
+use ferret_fakenet::{FakeNet, FakeNetConfig, HostWatch, TcpMode, TcpProtocol};
 use ferret_sandbox::{ExitStatus, Network, Sandbox, SandboxConfig, SpawnSpec, WaitStatus};
 
 /// Tests run one at a time: the leftover checks look at host-wide state.
@@ -289,6 +289,7 @@ fn sample_in_a_sandbox_talks_to_the_fake_internet() {
             .serve("/stage2", STAGE2),
     )
     .unwrap();
+    assert_eq!(net.tcp_mode(), &TcpMode::CatchAll);
     let (fake_ino, side_ino) = net.netns_inodes();
     // Watch the host for the fake net's prefix and every address the client uses.
     let mut watched = net.networks();
@@ -839,4 +840,37 @@ fn two_thousand_address_scan_is_fully_recorded() {
     // At least SYN, SYN-ACK, ACK and a FIN per connection, one frame per probe.
     assert!(done.capture.packets_written >= 2000 * 4 + 500);
     let _ = fs::remove_file(&pcap);
+}
+
+/// Without the catch-all, the configured ports answer and others are refused.
+#[test]
+fn fixed_port_mode_without_the_catch_all() {
+    let _g = serial();
+    let mut net = FakeNet::new(FakeNetConfig {
+        tcp_catch_all: false,
+        tcp_ports: vec![80, 6667],
+        ..FakeNetConfig::default()
+    })
+    .unwrap();
+    assert!(matches!(net.tcp_mode(), TcpMode::Ports { ports, .. } if ports == &[80, 6667]));
+    let mut scfg = SandboxConfig::new(work_root().join("tasks"));
+    scfg.network = Network::Join(net.sandbox_netns_path().unwrap());
+    fs::create_dir_all(&scfg.work_root).unwrap();
+    let mut sb = Sandbox::new(scfg).unwrap();
+    let script = r#"
+        exec 3<>/dev/tcp/192.0.2.1/80 && printf 'GET /p HTTP/1.0\r\n\r\n' >&3 && head -c 12 <&3; echo
+        (exec 4<>/dev/tcp/192.0.2.1/4444) 2>/dev/null && echo open-4444 || echo closed-4444
+    "#;
+    let spawned = sb
+        .spawn(SpawnSpec::new(["/bin/bash", "-c", script]))
+        .unwrap();
+    spawned.release().unwrap();
+    sb.wait(Instant::now() + Duration::from_secs(30)).unwrap();
+    let outcome = sb.teardown().unwrap();
+    let stdout = String::from_utf8_lossy(&outcome.stdout.data).into_owned();
+    let done = net.teardown().unwrap();
+    assert!(stdout.contains("HTTP/1.1 200"), "{stdout}");
+    assert!(stdout.contains("closed-4444"), "{stdout}");
+    assert_eq!(done.log.http.len(), 1);
+    assert!(done.log.tcp.iter().all(|s| s.original_dst.port() == 80));
 }
