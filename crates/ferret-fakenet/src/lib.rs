@@ -10,14 +10,15 @@
 //! - Fake side: [`FakeNetConfig::fake_addr`] (10.13.37.1; fd13:3713:3713::1), as
 //!   host addresses with a route to the sandbox's address only, and *local* routes
 //!   for 0.0.0.0/0 and ::/0, so it owns every address, those of the sandbox's own
-//!   prefix included. An `sk_lookup` BPF program hands
-//!   every TCP connection, to any address and port, to one listener (see the
-//!   `catchall` module for why); the accepted socket's local address is the original
-//!   destination (without BPF, a fixed list of ports, see [`TcpMode`]). Responders: DNS on UDP and TCP 53 (A/AAAA answered with the
-//!   sink-hole address, or NXDOMAIN), HTTP (200, configurable files by path), IRC
-//!   (registration, JOIN, PING), telnet (negotiation, `login:`/`Password:`, a shell
-//!   prompt), a banner/echo for other ports. UDP datagrams are logged from the
-//!   capture. Everything lands in a [`FakeNetLog`].
+//!   prefix included. An `sk_lookup` BPF program hands every TCP connection, to any
+//!   address and port, to one listener (see the `catchall` module for why); the
+//!   accepted socket's local address is the original destination (without BPF, a
+//!   fixed list of ports: see [`TcpMode`]). Responders: DNS on UDP and TCP 53
+//!   (A/AAAA answered with the sink-hole address, or NXDOMAIN), HTTP (200,
+//!   configurable files by path), IRC (registration, JOIN, PING), telnet
+//!   (negotiation, `login:`/`Password:`, a shell prompt), a banner/echo for other
+//!   ports. UDP datagrams are logged from the capture. Everything lands in a
+//!   [`FakeNetLog`].
 //! - Capture: AF_PACKET on the fake side's veth end, written as pcap (Ethernet) up to
 //!   [`FakeNetConfig::capture_max_bytes`]; the cut is reported in [`CaptureStats`].
 //!
