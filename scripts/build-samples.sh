@@ -2,7 +2,8 @@
 # Builds ferret's benign behaviour samples (samples/src/*.c) for every architecture:
 #   DIR/<arch>/<name> (dynamic) and DIR/<arch>/<name>-static
 # Usage: scripts/build-samples.sh [--out DIR] [--arch NAME]... [--jobs N] [--list-arches]
-# Incremental: an output newer than its sources, common.h and this script is kept.
+# Incremental: an output newer than its sources and common.h is kept, as long as the
+# compiler flags (recorded in DIR/<arch>/.build-flags) did not change.
 # Parallel (xargs -P). A failed compile prints the compiler's message and the script
 # exits 1 after the other jobs finished. Concurrent runs on one DIR are serialised with
 # flock(1).
@@ -32,6 +33,8 @@ declare -A PKG=(
   [mipsel]=gcc-mipsel-linux-gnu
   [powerpc]=gcc-powerpc-linux-gnu
 )
+# Changing these rebuilds everything (see .build-flags below).
+CFLAGS="-std=c99 -O2 -g0 -Wall -Wextra"
 ALL_ARCHES=(x86_64 i386 arm aarch64 mips mipsel powerpc)
 
 out="$root/target/samples"
@@ -76,7 +79,8 @@ build_one() {
   local dest="$OUT/$arch/$name" flags=()
   [[ $static == 1 ]] && { dest="$dest-static"; flags+=(-static); }
   local tmp="$dest.tmp.$$" log
-  if ! log=$("$cc" -std=c99 -O2 -g0 -Wall -Wextra -I"$SRC" "${flags[@]}" -o "$tmp" "$SRC/$name.c" 2>&1); then
+  # shellcheck disable=SC2086 # CFLAGS is a word list
+  if ! log=$("$cc" $CFLAGS -I"$SRC" "${flags[@]}" -o "$tmp" "$SRC/$name.c" 2>&1); then
     rm -f "$tmp"
     printf 'build-samples: FAILED %s %s%s with %s:\n%s\n' "$arch" "$name" \
       "$([[ $static == 1 ]] && echo ' (static)')" "$cc" "$log" >&2
@@ -87,33 +91,35 @@ build_one() {
 export -f build_one
 
 CC_MAP_DEF=$(declare -p CC | sed 's/declare -A CC=/declare -A CC_MAP=/')
-export CC_MAP_DEF OUT="$out" SRC="$src" SCRIPT="$script"
+export CC_MAP_DEF OUT="$out" SRC="$src" CFLAGS
 
 for a in "${arches[@]}"; do mkdir -p "$out/$a"; done
 rc=0
 # The up-to-date check runs here, in this shell: a no-op run then spawns nothing.
 newest_common="$src/common.h"
-[[ $script -nt $newest_common ]] && newest_common=$script
 newest_c=$newest_common
 for f in "$src"/*.c; do [[ $f -nt $newest_c ]] && newest_c=$f; done
 stale_jobs() {
-  local a n s dest dep
+  local a n s dest dep force
   for a in "${arches[@]}"; do
+    force=0
+    [[ -f $out/$a/.build-flags && "$(cat "$out/$a/.build-flags")" == "$CFLAGS" ]] || force=1
     for n in "${names[@]}"; do
       # all_in_one #includes the other behaviour files.
       if [[ $n == all_in_one ]]; then dep=$newest_c; else dep=$newest_common; fi
       for s in 0 1; do
         dest="$out/$a/$n"
         [[ $s == 1 ]] && dest="$dest-static"
-        if [[ ! -e $dest || $dep -nt $dest || $src/$n.c -nt $dest ]]; then
+        if [[ $force == 1 || ! -e $dest || $dep -nt $dest || $src/$n.c -nt $dest ]]; then
           printf '%s %s %s\n' "$a" "$n" "$s"
         fi
       done
     done
   done
 }
-stale_jobs | xargs -P "$jobs" -n 3 bash -c 'eval "$CC_MAP_DEF"; build_one "$@"' build_one || rc=$?
+stale_jobs | xargs -r -P "$jobs" -n 3 bash -c 'eval "$CC_MAP_DEF"; build_one "$@"' build_one || rc=$?
 if [[ $rc -ne 0 ]]; then
   echo "build-samples: some samples failed to build (see above)" >&2
   exit 1
 fi
+for a in "${arches[@]}"; do printf '%s' "$CFLAGS" >"$out/$a/.build-flags"; done

@@ -37,7 +37,8 @@ typedef int (*aio_step_fn)(int, char **);
 
 static void aio_step(const char *name, aio_step_fn fn, int argc, char **argv)
 {
-    say("==", "%s", name);
+    printf("== %s\n", name);
+    fflush(stdout);
     fn(argc, argv);
 }
 
