@@ -656,6 +656,17 @@ impl<'d> Compiler<'d> {
             });
         }
         let first = vals.first().cloned().unwrap_or_default();
+        // Falco spells constants as `evt.num=0` (never_true) and `evt.num>=0` (always_true);
+        // event numbers start at 1, so these fold away instead of costing a test per event.
+        if field.id == Field::EvtNum
+            && let Ok(0) = first.parse::<i64>()
+        {
+            match op {
+                Op::Eq | Op::Le | Op::Lt => return Ok(Node::Const(false)),
+                Op::Ne | Op::Ge | Op::Gt => return Ok(Node::Const(true)),
+                _ => {}
+            }
+        }
         let test = match ty {
             FieldType::Str => match op {
                 Op::Eq

@@ -1277,7 +1277,8 @@ pub fn extract<'a>(field: &'a FieldRef, ctx: &Ctx<'a>) -> Option<Val<'a>> {
     let fd = ctx.view.fd;
     match field.id {
         Field::Absent => None,
-        Field::EvtNum => Some(Val::Int(i64::try_from(ev.num).unwrap_or(i64::MAX))),
+        // Numbering starts at 1, as in sysdig; an unnumbered event (0) counts as 1.
+        Field::EvtNum => Some(Val::Int(i64::try_from(ev.num.max(1)).unwrap_or(i64::MAX))),
         Field::EvtTime => Some(Val::Str(Cow::Owned(format_time(ev.ts)))),
         Field::EvtTimeIso => Some(Val::Str(Cow::Owned(format_iso8601(ev.ts)))),
         Field::EvtRawTime => Some(Val::Int(i64::try_from(ev.ts).unwrap_or(i64::MAX))),
