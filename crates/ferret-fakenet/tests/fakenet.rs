@@ -238,6 +238,21 @@ int main(void) {
     sendto(u, "udp-hello", 9, 0, (struct sockaddr *)&ua, sizeof ua);
     close(u);
 
+    /* DNS over TCP to an arbitrary resolver address. */
+    s = conn("9.9.9.9", 53);
+    if (s < 0) { printf("dns-tcp connect failed\n"); return 1; }
+    static const unsigned char q[] = {
+        0, 41, 0xbe, 0xef, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0,
+        3, 't', 'c', 'p', 11, 'f', 'e', 'r', 'r', 'e', 't', '-', 't', 'e', 's', 't',
+        7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 0, 1, 0, 1 };
+    write(s, q, sizeof q);
+    n = readsome(s, NULL);
+    close(s);
+    if (n >= 6)
+        printf("dns-tcp id %02x%02x answer %d.%d.%d.%d\n", (unsigned char)buf[2],
+               (unsigned char)buf[3], (unsigned char)buf[n - 4], (unsigned char)buf[n - 3],
+               (unsigned char)buf[n - 2], (unsigned char)buf[n - 1]);
+
     /* IPv6: AAAA lookup and an HTTP request to an arbitrary IPv6 address. */
     struct addrinfo *res6;
     hints.ai_family = AF_INET6;
@@ -366,6 +381,7 @@ fn sample_in_a_sandbox_talks_to_the_fake_internet() {
         "telnet login 1 password 1 shell 1",
         "scan 50",
         "resolved6 fd13:3713:3713::1",
+        "dns-tcp id beef answer 10.13.37.1",
         "http6 status HTTP/1.1 200 OK",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in {stdout}");
@@ -390,6 +406,13 @@ fn sample_in_a_sandbox_talks_to_the_fake_internet() {
     assert_eq!(h.user_agent.as_deref(), Some("ferret-test-bot/1.0"));
     assert_eq!(h.original_dst.to_string(), "10.13.37.1:80");
     assert!(h.served_file);
+    assert!(
+        log.dns.iter().any(|q| q.name == "tcp.ferret-test.example"
+            && q.transport == ferret_fakenet::DnsTransport::Tcp
+            && q.server.to_string() == "9.9.9.9:53"),
+        "DNS over TCP not logged: {:?}",
+        log.dns
+    );
     let h6 = log
         .http
         .iter()
