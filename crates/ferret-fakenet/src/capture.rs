@@ -21,7 +21,7 @@ use crate::respond::Shared;
 use crate::sys;
 
 /// What the capture wrote and what it had to leave out.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CaptureStats {
     /// The pcap file (`None`: capture only fed the UDP log).
     pub path: Option<PathBuf>,

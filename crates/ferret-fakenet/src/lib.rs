@@ -180,7 +180,8 @@ pub struct FakeNetConfig {
 }
 
 /// How TCP connections reach the responders.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TcpMode {
     /// Every port of every address (the `sk_lookup` catch-all).
     CatchAll,
@@ -311,7 +312,7 @@ impl FakeNetConfig {
 }
 
 /// What a [`FakeNet`] recorded, returned by [`FakeNet::teardown`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct FakeNetOutcome {
     /// Every interaction.
     pub log: FakeNetLog,

@@ -3,8 +3,27 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
+/// Durations as seconds (a float) in the serialised log.
+mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let v = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom)
+    }
+}
+
 /// Transport a DNS query came over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DnsTransport {
     /// UDP port 53.
     Udp,
@@ -13,9 +32,10 @@ pub enum DnsTransport {
 }
 
 /// One DNS query and what the fake resolver answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DnsQuery {
     /// Time since the fake net started.
+    #[serde(with = "secs")]
     pub at: Duration,
     /// UDP or TCP.
     pub transport: DnsTransport,
@@ -36,7 +56,8 @@ pub struct DnsQuery {
 }
 
 /// Protocol a TCP session was handled as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TcpProtocol {
     /// HTTP/1.x.
     Http,
@@ -54,13 +75,15 @@ pub enum TcpProtocol {
 }
 
 /// One TCP connection to the fake internet.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TcpSession {
     /// Session number, referenced by the protocol records.
     pub id: u64,
     /// Time since the fake net started, at accept.
+    #[serde(with = "secs")]
     pub at: Duration,
     /// How long the session lasted.
+    #[serde(with = "secs")]
     pub duration: Duration,
     /// The sample's address and port.
     pub client: SocketAddr,
@@ -77,11 +100,12 @@ pub struct TcpSession {
 }
 
 /// One HTTP request and the response given.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpRequest {
     /// The TCP session.
     pub session: u64,
     /// Time since the fake net started.
+    #[serde(with = "secs")]
     pub at: Duration,
     /// Where the request went.
     pub original_dst: SocketAddr,
@@ -108,11 +132,12 @@ pub struct HttpRequest {
 }
 
 /// One IRC line the sample sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IrcLine {
     /// The TCP session.
     pub session: u64,
     /// Time since the fake net started.
+    #[serde(with = "secs")]
     pub at: Duration,
     /// Where the session went.
     pub original_dst: SocketAddr,
@@ -124,11 +149,12 @@ pub struct IrcLine {
 
 /// A telnet session in which the client sent something (a bare connect is only a
 /// [`TcpSession`]): the login and what was typed after it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TelnetLogin {
     /// The TCP session.
     pub session: u64,
     /// Time since the fake net started.
+    #[serde(with = "secs")]
     pub at: Duration,
     /// Where the session went.
     pub original_dst: SocketAddr,
@@ -143,9 +169,10 @@ pub struct TelnetLogin {
 }
 
 /// A UDP datagram the sample sent (seen by the capture).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UdpDatagram {
     /// Time since the fake net started.
+    #[serde(with = "secs")]
     pub at: Duration,
     /// Sender.
     pub src: SocketAddr,
@@ -158,7 +185,7 @@ pub struct UdpDatagram {
 /// Everything the fake internet saw and answered. Each list holds at most
 /// [`crate::FakeNetConfig::max_records`] entries; the rest are counted in
 /// [`dropped_records`](Self::dropped_records).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FakeNetLog {
     /// DNS queries.
     pub dns: Vec<DnsQuery>,

@@ -492,6 +492,16 @@ fn sample_in_a_sandbox_talks_to_the_fake_internet() {
         log.udp.len()
     );
 
+    // The serialised form the analysis report embeds.
+    let json = serde_json::to_value(&done).unwrap();
+    assert_eq!(json["log"]["dns"][0]["name"], "c2.ferret-test.example");
+    assert_eq!(json["log"]["dns"][0]["transport"], "udp");
+    assert!(json["log"]["tcp"][0]["at"].is_f64());
+    let back: ferret_fakenet::FakeNetOutcome = serde_json::from_value(json).unwrap();
+    assert_eq!(back.log.tcp.len(), log.tcp.len());
+    assert_eq!(back.log.telnet[0].password.as_deref(), Some("vizxv"));
+    assert_eq!(back.capture, done.capture);
+
     // The capture.
     let cap = &done.capture;
     println!("capture: {cap:?}");
