@@ -1,5 +1,8 @@
-//! Manual smoke run: starts a fake net, runs a shell command inside its sandbox side
-//! (via nsenter), prints the log.
+//! Manual check of a fake net (needs root and util-linux's nsenter):
+//! `cargo run -p ferret-fakenet --example smoke -- 'CMD' ['FAKE_CMD']` starts a fake
+//! net capturing to /tmp/fakenet-smoke.pcap, runs CMD with `sh -c` in the sandbox
+//! side (e.g. `curl http://example.test/`), then FAKE_CMD in the fake-internet side
+//! (e.g. `ss -ltn`), tears down and prints the outcome.
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cmd = std::env::args()
         .nth(1)

@@ -760,6 +760,16 @@ fn bad_configuration_and_attach_targets_are_refused() {
     net.teardown().unwrap();
     let e = net.attach_pid(1).unwrap_err().to_string();
     assert!(e.contains("after teardown"), "{e}");
+    // Dropping without teardown cleans up too.
+    let net = FakeNet::new(FakeNetConfig::default()).unwrap();
+    let (a, b) = net.netns_inodes();
+    assert!(live_netns_inodes().contains(&a));
+    drop(net);
+    let live = live_netns_inodes();
+    assert!(
+        !live.contains(&a) && !live.contains(&b),
+        "a namespace survived the drop"
+    );
     assert_eq!(our_new_links(&links_before), Vec::<String>::new());
 }
 
