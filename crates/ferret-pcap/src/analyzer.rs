@@ -100,6 +100,7 @@ pub struct Analyzer<'o> {
     summary: Summary,
     malformed: [u64; 7],
     link_types: Vec<(u32, u64)>,
+    frags: crate::frag::Frags,
     first_ns: Option<u64>,
     last_ns: u64,
     next_sweep: u64,
@@ -131,6 +132,7 @@ impl<'o> Analyzer<'o> {
             summary: Summary::default(),
             malformed: [0; 7],
             link_types: Vec::new(),
+            frags: crate::frag::Frags::default(),
             first_ns: None,
             last_ns: 0,
             next_sweep: 0,
@@ -203,13 +205,32 @@ impl<'o> Analyzer<'o> {
         } else {
             self.summary.ipv6_packets += 1;
         }
-        if ip.fragment.is_some() {
+        if let Some(fr) = &ip.frag {
             self.summary.ip_fragments += 1;
-            if ip.fragment == Some(false) {
-                // Later fragments carry no ports: nothing more to attribute them to.
-                return;
+            // Fragments count once their datagram is whole, as that datagram.
+            if let Some(d) = self.frags.add(ts, ip.src, ip.dst, ip.proto, fr, ip.ip_len) {
+                self.summary.ip_reassembled += 1;
+                let len = d.payload.len();
+                if let Decoded::Ip(whole) = decode::transport(
+                    ip.src,
+                    ip.dst,
+                    ip.proto,
+                    &d.payload,
+                    len,
+                    d.ip_bytes as u32,
+                    None,
+                ) {
+                    self.flow_packet(ts, &whole, d.frames, d.ip_bytes);
+                }
             }
+            return;
         }
+        self.flow_packet(ts, ip, 1, u64::from(ip.ip_len));
+    }
+
+    /// Accounts a (whole) IP packet, `frames` captured packets with `ip_bytes` IP
+    /// bytes, to its flow and hands its payload to the parsers.
+    fn flow_packet(&mut self, ts: u64, ip: &decode::IpPacket<'_>, frames: u64, ip_bytes: u64) {
         let (src, dst) = (pack(ip.src), pack(ip.dst));
         let v6 = ip.src.is_ipv6();
         let from_a = (src, ip.sport) <= (dst, ip.dport);
@@ -266,8 +287,8 @@ impl<'o> Analyzer<'o> {
             return;
         };
         let dir = usize::from(from_a != f.init_is_a);
-        f.pkts[dir] += 1;
-        f.bytes[dir] += u64::from(ip.ip_len);
+        f.pkts[dir] += frames;
+        f.bytes[dir] += ip_bytes;
         f.last = f.last.max(ts);
         match ip.proto {
             PROTO_TCP => {
@@ -492,6 +513,7 @@ impl<'o> Analyzer<'o> {
                 opts.limits.max_record_bytes,
                 self.rec.over_budget,
             ),
+            lim("ip_fragments", crate::frag::MAX_PENDING, self.frags.dropped),
             lim(
                 "tcp_buffer_bytes",
                 opts.limits.tcp_buffer_bytes,

@@ -92,6 +92,31 @@ pub struct IpPacket<'a> {
     pub payload_len: u32,
     /// IPv4/IPv6 fragment: `Some(true)` for the first fragment, `Some(false)` for later ones.
     pub fragment: Option<bool>,
+    /// For fragments: what reassembly needs.
+    pub frag: Option<FragInfo<'a>>,
+}
+
+/// One fragment of an IP datagram.
+#[derive(Debug, Clone, Copy)]
+pub struct FragInfo<'a> {
+    /// Identification (IPv4: 16 bits; IPv6: 32 bits).
+    pub id: u32,
+    /// Offset of this fragment's data in the datagram, in bytes.
+    pub offset: u32,
+    /// More fragments follow.
+    pub more: bool,
+    /// This fragment's data (the IP payload as captured).
+    pub data: &'a [u8],
+}
+
+fn with_frag<'a>(d: Decoded<'a>, frag: Option<FragInfo<'a>>) -> Decoded<'a> {
+    match d {
+        Decoded::Ip(mut p) => {
+            p.frag = frag;
+            Decoded::Ip(p)
+        }
+        other => other,
+    }
 }
 
 fn be16(b: &[u8], at: usize) -> u16 {
@@ -223,6 +248,12 @@ fn ipv4(b: &[u8], cut: usize) -> Decoded<'_> {
     let proto = b[9];
     let l4 = &b[ihl..];
     let l4_len = total - ihl;
+    let frag = fragment.map(|_| FragInfo {
+        id: u32::from(be16(b, 4)),
+        offset: u32::from(offset) * 8,
+        more,
+        data: l4,
+    });
     if fragment == Some(false) {
         return Decoded::Ip(IpPacket {
             src,
@@ -236,9 +267,13 @@ fn ipv4(b: &[u8], cut: usize) -> Decoded<'_> {
             payload: l4,
             payload_len: l4_len as u32,
             fragment,
+            frag,
         });
     }
-    transport(src, dst, proto, l4, l4_len, total as u32, fragment)
+    with_frag(
+        transport(src, dst, proto, l4, l4_len, total as u32, fragment),
+        frag,
+    )
 }
 
 fn ipv6(b: &[u8], cut: usize) -> Decoded<'_> {
@@ -261,6 +296,7 @@ fn ipv6(b: &[u8], cut: usize) -> Decoded<'_> {
     let mut next = b[6];
     let mut at = 40usize;
     let mut fragment = None;
+    let mut frag_hdr = (0u32, 0u32, false);
     for _ in 0..8 {
         match next {
             // hop-by-hop, routing, destination options, mobility
@@ -278,6 +314,7 @@ fn ipv6(b: &[u8], cut: usize) -> Decoded<'_> {
                 }
                 next = b[at];
                 let off = be16(b, at + 2);
+                frag_hdr = (be32(b, at + 4), u32::from(off >> 3) * 8, off & 1 != 0);
                 fragment = if off >> 3 != 0 {
                     Some(false)
                 } else if off & 1 != 0 {
@@ -307,6 +344,12 @@ fn ipv6(b: &[u8], cut: usize) -> Decoded<'_> {
     let l4 = b.get(at..).unwrap_or(&[]);
     let l4_len = 40 + plen - at;
     let ip_len = (40 + plen) as u32;
+    let frag = fragment.map(|_| FragInfo {
+        id: frag_hdr.0,
+        offset: frag_hdr.1,
+        more: frag_hdr.2,
+        data: l4,
+    });
     if fragment == Some(false) {
         return Decoded::Ip(IpPacket {
             src,
@@ -320,12 +363,17 @@ fn ipv6(b: &[u8], cut: usize) -> Decoded<'_> {
             payload: l4,
             payload_len: l4_len as u32,
             fragment,
+            frag,
         });
     }
-    transport(src, dst, next, l4, l4_len, ip_len, fragment)
+    with_frag(
+        transport(src, dst, next, l4, l4_len, ip_len, fragment),
+        frag,
+    )
 }
 
-fn transport<'a>(
+/// Parses the transport header of an IP payload (also used on reassembled datagrams).
+pub(crate) fn transport<'a>(
     src: IpAddr,
     dst: IpAddr,
     proto: u8,
@@ -346,6 +394,7 @@ fn transport<'a>(
         payload: &[],
         payload_len: 0,
         fragment,
+        frag: None,
     };
     match proto {
         PROTO_TCP => {

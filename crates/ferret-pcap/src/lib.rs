@@ -14,6 +14,7 @@ mod analyzer;
 mod decode;
 mod dns;
 mod enrich;
+mod frag;
 mod h2;
 mod http;
 mod irc;

@@ -66,8 +66,11 @@ pub struct Summary {
     pub unknown_link_packets: u64,
     /// Link types seen, by LINKTYPE number, with their packet counts.
     pub link_types: BTreeMap<u32, u64>,
-    /// IP fragments seen (first and later ones). They are counted, not reassembled.
+    /// IP fragments seen (first and later ones).
     pub ip_fragments: u64,
+    /// Datagrams reassembled from fragments (each then counts as one packet of
+    /// its flow per fragment, and is parsed whole).
+    pub ip_reassembled: u64,
     /// Packets whose headers are truncated or inconsistent, by reason.
     pub malformed: BTreeMap<String, u64>,
     /// DNS messages that could not be parsed completely.

@@ -519,3 +519,69 @@ fn tcp_buffers_stay_within_their_budget() {
     // 64 KiB holds about 30 of the unfinished 2 KiB headers; the rest are cut.
     assert!((150..=180).contains(&dropped), "{:?}", r.limits_reached);
 }
+
+/// Ethernet/IPv4 fragments of one datagram whose IP payload is `l4`.
+fn v4_fragments(
+    src: [u8; 4],
+    dst: [u8; 4],
+    proto: u8,
+    id: u16,
+    l4: &[u8],
+    chunk: usize,
+) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for (i, part) in l4.chunks(chunk).enumerate() {
+        let off = (i * chunk / 8) as u16;
+        let more = (i + 1) * chunk < l4.len();
+        let mut f = vec![
+            0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00, 0x45, 0,
+        ];
+        f.extend_from_slice(&((20 + part.len()) as u16).to_be_bytes());
+        f.extend_from_slice(&id.to_be_bytes());
+        f.extend_from_slice(&(off | if more { 0x2000 } else { 0 }).to_be_bytes());
+        f.extend_from_slice(&[64, proto, 0, 0]);
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&dst);
+        f.extend_from_slice(part);
+        out.push(f);
+    }
+    out
+}
+
+#[test]
+fn fragmented_dns_response_is_reassembled() {
+    // A DNS response with 40 A records (over 600 bytes) in 3 fragments, sent out of order.
+    let mut dns = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 40, 0, 0, 0, 0];
+    dns.extend_from_slice(b"\x03big\x07example\x00\x00\x01\x00\x01");
+    for i in 0..40u8 {
+        dns.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, i]);
+    }
+    let mut udp = 53u16.to_be_bytes().to_vec();
+    udp.extend_from_slice(&40000u16.to_be_bytes());
+    udp.extend_from_slice(&((8 + dns.len()) as u16).to_be_bytes());
+    udp.extend_from_slice(&[0, 0]);
+    udp.extend_from_slice(&dns);
+    let mut frags = v4_fragments([10, 0, 0, 1], [10, 0, 0, 2], 17, 77, &udp, 256);
+    assert_eq!(frags.len(), 3);
+    frags.swap(0, 2);
+    let r = run_any(&classic(&frags, 1, 0, &[]));
+    assert_eq!(r.summary.ip_fragments, 3);
+    assert_eq!(r.summary.ip_reassembled, 1);
+    let m = r.dns.first().unwrap_or_else(|| panic!("no DNS message"));
+    assert_eq!(m.answers.len(), 40);
+    assert_eq!(m.malformed, None);
+    let f = r
+        .flows
+        .iter()
+        .find(|f| f.proto == "udp")
+        .unwrap_or_else(|| panic!("no flow"));
+    assert_eq!(f.packets_out + f.packets_in, 3);
+    // A datagram missing a fragment is never reported, nor does it crash anything.
+    let frags = v4_fragments([10, 0, 0, 1], [10, 0, 0, 2], 17, 78, &udp, 256);
+    let r = run_any(&classic(&frags[..2], 1, 0, &[]));
+    assert_eq!((r.summary.ip_reassembled, r.dns.len()), (0, 0));
+}
+
+fn run_any(bytes: &[u8]) -> NetworkReport {
+    analyze_reader(bytes, &Options::default()).unwrap_or_else(|e| panic!("{e}"))
+}
