@@ -1,5 +1,8 @@
 //! Record-type numbers, audit architectures, syscall names and signal names.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use crate::syscalls;
 
 /// Known audit record types (`linux/audit.h` and libaudit's user-space types), by name.
@@ -225,10 +228,11 @@ pub fn record_type_number(name: &str) -> Option<u32> {
     {
         return n.parse().ok();
     }
-    RECORD_TYPES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|&(_, v)| v)
+    static BY_NAME: OnceLock<HashMap<&'static str, u32>> = OnceLock::new();
+    BY_NAME
+        .get_or_init(|| RECORD_TYPES.iter().copied().collect())
+        .get(name)
+        .copied()
 }
 
 /// The name of a record type number (1300 → `SYSCALL`).

@@ -16,6 +16,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Read auditd logs: interpreted events (text or --json), or alerts with --rules.
+    Audit(cmd::audit::Args),
     /// Network analysis of a pcap/pcapng capture: flows, endpoints, DNS/HTTP/IRC/telnet/TLS, anomalies.
     Pcap(cmd::pcap::Args),
     /// Falco-compatible behaviour rules: check rule files, run them over events.
@@ -29,6 +31,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Audit(args) => cmd::audit::run(args),
         Command::Pcap(args) => cmd::pcap::run(args),
         Command::Rules(args) => cmd::rules::run(args),
         Command::Fields(args) => cmd::rules::fields(args),
