@@ -6,9 +6,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod render;
+mod yara;
 
 #[derive(Debug, Parser)]
-#[command(name = "ferret", version, about = "Linux malware-analysis sandbox and host behaviour monitor")]
+#[command(
+    name = "ferret",
+    version,
+    about = "Linux malware-analysis sandbox and host behaviour monitor"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -16,6 +22,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Detonate a sample in a contained sandbox, trace it, apply the rules, write a report.
+    Analyze(cmd::analyze::Args),
+    /// List stored analyses.
+    List(cmd::list::Args),
+    /// Show a stored analysis.
+    Show(cmd::show::Args),
     /// Read auditd logs: interpreted events (text or --json), or alerts with --rules.
     Audit(cmd::audit::Args),
     /// Network analysis of a pcap/pcapng capture: flows, endpoints, DNS/HTTP/IRC/telnet/TLS, anomalies.
@@ -24,6 +36,8 @@ enum Command {
     Rules(cmd::rules::Args),
     /// List the filter fields (like `sysdig -l`).
     Fields(cmd::rules::FieldsArgs),
+    /// Static analysis: file type, hashes, ELF facts, strings, IOCs, packer signs, YARA.
+    Static(cmd::static_::Args),
     /// Print ferret's version and the optional parts compiled in.
     Version,
 }
@@ -31,10 +45,14 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Analyze(args) => cmd::analyze::run(args),
+        Command::List(args) => cmd::list::run(args),
+        Command::Show(args) => cmd::show::run(args),
         Command::Audit(args) => cmd::audit::run(args),
         Command::Pcap(args) => cmd::pcap::run(args),
         Command::Rules(args) => cmd::rules::run(args),
         Command::Fields(args) => cmd::rules::fields(args),
+        Command::Static(args) => cmd::static_::run(args),
         Command::Version => cmd::version::run(),
     };
     match result {

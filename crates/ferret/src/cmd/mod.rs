@@ -1,6 +1,10 @@
 //! One module per subcommand: its clap arguments and the glue to its library crate.
 
+pub mod analyze;
 pub mod audit;
+pub mod list;
 pub mod pcap;
 pub mod rules;
+pub mod show;
+pub mod static_;
 pub mod version;

@@ -1,0 +1,61 @@
+//! Cryptographic and fuzzy hashes of the whole file.
+
+use md5::Md5;
+use serde::Serialize;
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+/// The hashes analysts search for: exact ones for lookups, fuzzy ones for families.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hashes {
+    pub md5: String,
+    pub sha1: String,
+    pub sha256: String,
+    /// ssdeep (spamsum), identical to the `ssdeep` tool's output.
+    pub ssdeep: String,
+    /// TLSH (T1 format); absent when the data is too short or too uniform for TLSH.
+    pub tlsh: Option<String>,
+}
+
+/// Hashes `data`. The three digests share one pass over cache-sized chunks so that a
+/// large file is read from memory once, not three times.
+pub fn compute(data: &[u8]) -> Hashes {
+    let mut md5 = Md5::new();
+    let mut sha1 = Sha1::new();
+    let mut sha256 = Sha256::new();
+    for chunk in data.chunks(64 * 1024) {
+        md5.update(chunk);
+        sha1.update(chunk);
+        sha256.update(chunk);
+    }
+    Hashes {
+        md5: hex::encode(md5.finalize()),
+        sha1: hex::encode(sha1.finalize()),
+        sha256: hex::encode(sha256.finalize()),
+        ssdeep: ferret_fuzzy::ssdeep::hash(data),
+        tlsh: ferret_fuzzy::tlsh::hash(data),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn known_digests() {
+        let h = super::compute(b"abc");
+        assert_eq!(h.md5, "900150983cd24fb0d6963f7d28e17f72");
+        assert_eq!(h.sha1, "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(
+            h.sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(h.ssdeep, "3:uG:uG");
+        assert_eq!(h.tlsh, None);
+        // Across the 64 KiB chunk boundary.
+        let big = super::compute(&vec![7u8; 200_000]);
+        assert_eq!(big.md5, "2f8a4ac450144c6ca948e86c1a8bf4c4");
+        assert_eq!(
+            big.sha256,
+            "8cfcba83dcfc81a193bb4e52fd3161efb513906f52cbbe2328fac5f1a79c2b6e"
+        );
+    }
+}

@@ -1,0 +1,168 @@
+//! Static analysis of one file: what it is and what it carries, without running it.
+//!
+//! [`analyze`] combines the specialised crates (ELF parsing, strings and IOCs, fuzzy
+//! hashes) with file-type detection and packer signs into one [`StaticReport`]. YARA
+//! is not run here: the report has a slot for it that the caller fills, so that this
+//! crate (used by the sandbox for every dropped file) stays free of yara-x.
+#![forbid(unsafe_code)]
+
+pub mod filetype;
+pub mod hashes;
+pub mod packer;
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use serde::Serialize;
+
+use ferret_elf::ElfInfo;
+use ferret_report::YaraResult;
+use ferret_strings::{Iocs, StringOptions, Strings};
+
+pub use filetype::{FileType, Kind};
+pub use hashes::Hashes;
+pub use packer::{Indicator, Packer, Severity};
+
+/// What to extract and the bounds that keep a hostile file from exhausting memory.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub min_string_len: usize,
+    /// Strings kept in the report; IOCs are still taken from all of them.
+    pub max_strings: usize,
+    /// Bytes read from a file; the rest is not analysed, and the report says so.
+    pub max_file_size: u64,
+    pub elf: ferret_elf::Options,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            min_string_len: ferret_strings::DEFAULT_MIN_LEN,
+            max_strings: 10_000,
+            max_file_size: 512 << 20,
+            elf: ferret_elf::Options::default(),
+        }
+    }
+}
+
+/// Everything static analysis says about one file.
+#[derive(Debug, Clone, Serialize)]
+pub struct StaticReport<'d> {
+    pub path: String,
+    /// Size of the file on disk.
+    pub size: u64,
+    /// Bytes analysed: less than `size` only when the file exceeded the read limit.
+    pub analysed_bytes: u64,
+    pub file_type: FileType,
+    pub hashes: Hashes,
+    /// Shannon entropy of the whole file, bits per byte (0-8).
+    pub entropy: f64,
+    /// Present for ELF files, with whatever could be parsed.
+    pub elf: Option<ElfInfo<'d>>,
+    pub strings: Strings<'d>,
+    pub iocs: Iocs,
+    pub packer: Packer,
+    /// Filled by the caller when YARA ran.
+    pub yara: Option<YaraResult>,
+    /// Problems with the file as a whole (ELF parse errors are in `elf.errors`).
+    pub errors: Vec<String>,
+}
+
+/// A file read for analysis.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub path: String,
+    /// Size on disk.
+    pub size: u64,
+    /// The first `max_file_size` bytes.
+    pub data: Vec<u8>,
+}
+
+/// Why a file could not be analysed at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("not a regular file")]
+    NotRegular,
+}
+
+/// Reads a regular file, up to `options.max_file_size` bytes. Devices and FIFOs are
+/// refused: reading them could block or never end.
+pub fn read_input(path: &Path, options: &Options) -> Result<Input, ReadError> {
+    // Check before opening: opening a FIFO blocks until a writer appears.
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(ReadError::NotRegular);
+    }
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(ReadError::NotRegular);
+    }
+    let mut data = Vec::with_capacity(meta.len().min(options.max_file_size) as usize);
+    file.take(options.max_file_size).read_to_end(&mut data)?;
+    Ok(Input {
+        path: path.display().to_string(),
+        size: meta.len().max(data.len() as u64),
+        data,
+    })
+}
+
+/// Analyses an input read by [`read_input`].
+pub fn analyze<'d>(input: &'d Input, options: &Options) -> StaticReport<'d> {
+    let mut report = analyze_bytes(&input.path, &input.data, options);
+    report.size = input.size;
+    if input.size > input.data.len() as u64 {
+        report.errors.push(format!(
+            "file is {} bytes; only the first {} were analysed (read limit)",
+            input.size,
+            input.data.len()
+        ));
+    }
+    report
+}
+
+/// Analyses a buffer (a whole file, or a dropped file held in memory).
+pub fn analyze_bytes<'d>(path: &str, data: &'d [u8], options: &Options) -> StaticReport<'d> {
+    let mut errors = Vec::new();
+    let mut file_type = filetype::detect(data);
+    let elf = if file_type.kind == Kind::Elf {
+        match ferret_elf::parse_with(data, &options.elf) {
+            Ok(elf) => {
+                file_type.description = filetype::describe_elf(&elf);
+                Some(elf)
+            }
+            Err(e) => {
+                // The magic is there but the identification bytes are not usable.
+                file_type.description = format!("ELF (corrupt identification: {e})");
+                errors.push(format!("ELF header: {e}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let string_options = StringOptions {
+        min_len: options.min_string_len,
+        max_strings: options.max_strings,
+        ..StringOptions::default()
+    };
+    let analysis = ferret_strings::analyze(data, &string_options);
+    let entropy = ferret_elf::entropy(data);
+    let packer = packer::detect(data, entropy, elf.as_ref());
+    StaticReport {
+        path: path.to_owned(),
+        size: data.len() as u64,
+        analysed_bytes: data.len() as u64,
+        file_type,
+        hashes: hashes::compute(data),
+        entropy,
+        elf,
+        strings: analysis.strings,
+        iocs: analysis.iocs,
+        packer,
+        yara: None,
+        errors,
+    }
+}
