@@ -17,6 +17,8 @@
 //! * [`StraceLog`]: host end of the log FIFO; [`StraceLog::finish_events`] parses it
 //!   with [`StraceParser`] into events with guest syscall names, QEMU-decoded
 //!   arguments, return values (negative errno), and guest pids (sandbox pids).
+//! * [`enrich`]: fills in socket addresses QEMU 7.2 prints as pointers from a narrow
+//!   host-side trace (ferret-trace) of the emulator processes.
 //!
 //! # Why `-d strace -D <fifo>`
 //!
@@ -37,12 +39,14 @@
 //! how interleaved pieces are attributed.
 
 mod arch;
+mod enrich;
 mod runner;
 mod strace;
 
 use std::fmt;
 
 pub use arch::{Arch, Detected, detect};
+pub use enrich::enrich;
 pub use runner::{Chunks, LOG_DIR, LOG_FIFO, Plan, Runner, SYSROOT_BASE, StraceLog};
 pub use strace::{Parsed, StraceParser};
 

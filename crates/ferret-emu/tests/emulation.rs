@@ -369,3 +369,84 @@ fn runner_selection() {
     let err = "vax".parse::<Arch>().unwrap_err();
     assert!(err.to_string().contains("vax"), "{err}");
 }
+
+/// QEMU 7.2 prints `connect`'s address as a pointer; a host-side trace of the emulator
+/// narrowed to the socket calls (seccomp-filtered ptrace, ferret-trace) supplies it.
+fn traced_connect_address(triplet: &str, static_: bool) {
+    use ferret_trace::{FnSink, PtraceTracer, SyscallSet, TraceEvent, Tracer, ptrace_filter};
+
+    let bin = compile(triplet, "behave.c", static_);
+    let plan = Plan::for_sample(&fs::read(&bin).unwrap(), None).unwrap();
+    let log = StraceLog::create(&work_root()).unwrap();
+    let cfg = plan.configure(
+        SandboxConfig::new(work_root()).install(&bin, "/root/sample", 0o755),
+        &log,
+    );
+    let mut sb = Sandbox::new(cfg).unwrap();
+    let mut spec = plan.spawn_spec(Path::new("/root/sample"), &[]);
+    let mut set = SyscallSet::empty();
+    for name in ["connect", "bind", "sendto", "prctl"] {
+        assert!(set.insert(name), "{name}");
+    }
+    spec.extra_seccomp = Some(ptrace_filter(&set));
+    let spawned = sb.spawn(spec).unwrap();
+    let pid_map = spawned.pid_map().clone();
+    let mut tracer = PtraceTracer::seize(spawned.host_pid()).unwrap();
+    spawned.release().unwrap();
+    let mut host: Vec<Event> = Vec::new();
+    let mut unmapped = 0;
+    {
+        let mut sink = FnSink(|ev: TraceEvent| {
+            if let TraceEvent::Syscall(_) = &ev {
+                let mut e = ev.to_event(host.len() as u64 + 1);
+                match pid_map.host_to_ns(e.pid as i32) {
+                    Some(ns) => {
+                        e.pid = i64::from(ns);
+                        e.tid = e.pid;
+                        host.push(e);
+                    }
+                    None => unmapped += 1,
+                }
+            }
+        });
+        let summary = tracer
+            .run(Instant::now() + Duration::from_secs(60), &mut sink)
+            .unwrap();
+        assert!(!summary.timed_out, "{summary:?}");
+    }
+    assert_eq!(unmapped, 0);
+    assert_eq!(
+        sb.wait(Instant::now() + Duration::from_secs(10)).unwrap(),
+        WaitStatus::Exited
+    );
+    let outcome = sb.teardown().unwrap();
+    assert_eq!(outcome.sample_exit, Some(ExitStatus::Code(3)));
+    let mut parsed = log.finish_events().unwrap();
+    assert!(parsed.anomalies.is_empty(), "{:?}", parsed.anomalies);
+    let filled = ferret_emu::enrich(&mut parsed.events, &host);
+    assert!(filled >= 1, "host events: {host:#?}");
+    let connect = find(&parsed.events, |e| e.ty == "connect").unwrap();
+    assert_eq!(connect.ret, Some(-111));
+    assert_eq!(
+        connect.args.get("addr"),
+        Some(&Value::Sockaddr(ferret_event::SockAddr::ip(
+            "127.0.0.1".parse().unwrap(),
+            9
+        ))),
+        "{triplet}: {connect:?}"
+    );
+}
+
+#[test]
+fn arm_connect_address_from_host_trace() {
+    require_root();
+    let _g = serial();
+    traced_connect_address("arm-linux-gnueabi", true);
+}
+
+#[test]
+fn mips_dynamic_connect_address_from_host_trace() {
+    require_root();
+    let _g = serial();
+    traced_connect_address("mips-linux-gnu", false);
+}
