@@ -510,7 +510,7 @@ impl<'d> Compiler<'d> {
         })?;
         self.info.absent_fields.extend(absent.iter().cloned());
         // Worth caching only when evaluating it costs more than a cache lookup.
-        let node = if node.cost() >= 4 && !matches!(node, Node::Memo(..)) {
+        let node = if node.cost() >= 10 && !matches!(node, Node::Memo(..)) {
             let slot = self.memo_slots;
             self.memo_slots += 1;
             Node::Memo(slot, Box::new(node))
