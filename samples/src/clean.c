@@ -34,6 +34,8 @@ static int run_clean(int argc, char **argv)
         if (composite[p])
             continue;
         primes++;
+        if (p > 100000 / p)
+            continue; /* p * p would pass the end (and overflow a 32-bit long) */
         for (q = p * p; q < 100000; q += p)
             composite[q] = 1;
     }

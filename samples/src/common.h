@@ -137,11 +137,17 @@ static SAMPLE_UNUSED void fail_errno(const char *what, int e)
     fflush(stdout);
 }
 
+/* Milliseconds since the first call: stays small enough for a 32-bit long. */
 static SAMPLE_UNUSED long now_ms(void)
 {
+    static long long base = -1;
     struct timespec ts;
+    long long t;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    t = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (base < 0)
+        base = t;
+    return (long)(t - base);
 }
 
 static SAMPLE_UNUSED void sleep_ms(long ms)

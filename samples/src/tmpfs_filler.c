@@ -8,7 +8,8 @@ static int run_tmpfs_filler(int argc, char **argv)
 {
     static char block[1 << 20];
     char path[64];
-    long files, total = 0;
+    long files;
+    long long total = 0;
     int err = 0;
     (void)argc;
     (void)argv;
@@ -35,11 +36,11 @@ static int run_tmpfs_filler(int argc, char **argv)
         }
         close(fd);
         if (files % 32 == 0)
-            say("written", "%ld MiB", total >> 20);
+            say("written", "%lld MiB", total >> 20);
     }
     if (err)
         fail_errno("fill", err);
-    say("tmpfs filler", "stopped after %ld bytes in %ld files", total, files);
+    say("tmpfs filler", "stopped after %lld bytes in %ld files", total, files);
     return 0;
 }
 SAMPLE_MAIN(tmpfs_filler)
