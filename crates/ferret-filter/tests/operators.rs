@@ -340,3 +340,50 @@ fn malformed_filters_report_the_column() {
             .contains("nested too deeply")
     );
 }
+
+#[test]
+fn hostile_filters_never_panic() {
+    // Deterministic pseudo-random filters built from the language's own pieces plus noise.
+    const PIECES: [&str; 24] = [
+        "evt.type",
+        "=",
+        "in",
+        "(",
+        ")",
+        ",",
+        "'",
+        "\"",
+        "not",
+        "and",
+        "or",
+        "proc.aname[",
+        "]",
+        "evt.arg.",
+        "fd.net",
+        "10.0.0.0/",
+        "glob",
+        "pmatch",
+        "val(",
+        "exists",
+        "\\",
+        "é",
+        "[",
+        "bcontains",
+    ];
+    let mut x: u64 = 0x1234_5678_9abc_def1;
+    for _ in 0..20_000 {
+        let mut s = String::new();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let n = (x % 12) as usize;
+        for k in 0..n {
+            let r = x.rotate_left(k as u32 * 5);
+            s.push_str(PIECES[(r % PIECES.len() as u64) as usize]);
+            if r & 0x100 != 0 {
+                s.push(' ');
+            }
+        }
+        let _ = Filter::new(&s);
+    }
+}
