@@ -15,8 +15,16 @@ for p in $pkgs; do
 done
 if [ -n "$missing" ]; then
     apt-get update
+    # Packages such as auditd start their daemon on install; ferret changes nothing of
+    # the host's audit or binfmt state, so forbid service starts for this install only.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && own_policy=1
+    fi
     # shellcheck disable=SC2086
-    apt-get install -y --no-install-recommends $missing
+    apt-get install -y --no-install-recommends $missing || { [ $own_policy = 1 ] && rm -f "$policy"; exit 1; }
+    [ $own_policy = 1 ] && rm -f "$policy"
 fi
 
 python3 -m pip install --quiet --disable-pip-version-check -r "$here/pip-requirements.txt"
