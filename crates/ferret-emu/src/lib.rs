@@ -33,6 +33,11 @@
 //! guest that attacks its emulator could still write to the descriptor: the log
 //! describes a cooperative or unaware guest, like any in-process monitor.
 //!
+//! The environment carries `QEMU_LOG=strace` and `QEMU_LOG_FILENAME` so that QEMUs
+//! started by binfmt_misc log too; QEMU passes its environment to the guest, so the
+//! sample can see them, and a sample that clears them before starting a foreign
+//! program leaves that program emulated but unlogged.
+//!
 //! Limits of QEMU 7.2's log (Debian 12): no timestamps (events get the host's receive
 //! time), no thread ids (`tid == pid`), `connect`/`bind`/`sendto` addresses and
 //! `prctl` strings printed as pointers, `envp` not printed. See [`StraceParser`] for
@@ -47,7 +52,9 @@ use std::fmt;
 
 pub use arch::{Arch, Detected, detect};
 pub use enrich::enrich;
-pub use runner::{Chunks, LOG_DIR, LOG_FIFO, Plan, Runner, SYSROOT_BASE, StraceLog};
+pub use runner::{
+    Chunks, LOG_DIR, LOG_FIFO, Plan, Runner, SYSROOT_BASE, StraceLog, sandbox_binfmt_supported,
+};
 pub use strace::{Parsed, StraceParser};
 
 /// Errors of this crate.

@@ -117,7 +117,10 @@ impl Plan {
     /// where two share one QEMU, e.g. armel/armhf), the binfmt_misc rules of every
     /// installed emulator (so foreign children are emulated and logged too), and the
     /// log FIFO's directory. A native plan still gets the binfmt rules and log: a
-    /// native sample may drop and run a foreign binary.
+    /// native sample may drop and run a foreign binary. On kernels older than 6.7
+    /// (no binfmt_misc per user namespace, see [`sandbox_binfmt_supported`]) no rule
+    /// is added: the sample itself is still emulated, a foreign program it starts
+    /// fails with `ENOEXEC`.
     pub fn configure(&self, cfg: SandboxConfig, log: &StraceLog) -> SandboxConfig {
         let mut cfg = cfg.ro_bind(&log.host_dir, LOG_DIR);
         let mut seen: Vec<&str> = Vec::new();
@@ -132,6 +135,9 @@ impl Plan {
             }
             seen.push(q);
             cfg = cfg.ro_bind(root, Path::new(SYSROOT_BASE).join(q));
+        }
+        if !sandbox_binfmt_supported() {
+            return cfg;
         }
         for arch in Arch::all() {
             if let Some(bin) = arch.qemu_binary().filter(|b| b.is_file())
@@ -174,6 +180,22 @@ impl Plan {
         }
         spec
     }
+}
+
+/// Whether the running kernel gives each user namespace its own binfmt_misc
+/// instance (Linux >= 6.7), which the sandbox needs to register handlers without
+/// touching the host's.
+pub fn sandbox_binfmt_supported() -> bool {
+    let Ok(release) = fs::read_to_string("/proc/sys/kernel/osrelease") else {
+        return false;
+    };
+    let mut parts = release
+        .trim()
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let major = parts.next().unwrap_or(0);
+    let minor = parts.next().unwrap_or(0);
+    (major, minor) >= (6, 7)
 }
 
 static LOG_COUNTER: AtomicU64 = AtomicU64::new(0);

@@ -66,8 +66,17 @@ struct Lane {
     st: St,
     /// The child lane of a fork-like call: owes that call's `= 0`.
     fork_child: bool,
+    /// Set by `exit` (the thread ends) or `exit_group` (the process ends): the
+    /// lane(s) go away at the newline.
+    exiting: Option<Exiting>,
     /// Token counter of the lane's last piece.
     seen: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exiting {
+    Thread,
+    Process,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,10 +175,13 @@ impl StraceParser {
                 s = s.get(end..).unwrap_or("");
             } else if let Some((pid, len)) = pid_prefix(s) {
                 let body = s.get(len..).unwrap_or("");
-                let clen = call_len(body);
-                let (call, rest) = body.split_at(clen);
-                self.on_call(pid, call, ts);
-                s = rest;
+                let (call, clen, nested) = take_call(body);
+                self.on_call(pid, &call, ts);
+                // Pieces other processes wrote while this call was being printed.
+                for piece in nested {
+                    self.parse_text(piece, ts);
+                }
+                s = body.get(clen..).unwrap_or("");
             } else if let Some((v, len)) = value_prefix(s) {
                 self.on_piece(Piece::Val(v), s);
                 s = s.get(len..).unwrap_or("");
@@ -224,6 +236,7 @@ impl StraceParser {
             pid: Some(pid),
             st: St::Idle,
             fork_child: false,
+            exiting: None,
             seen: 0,
         });
         self.lanes.len() - 1
@@ -256,9 +269,15 @@ impl StraceParser {
         };
         let idx = self.out.events.len();
         let no_return = matches!(&*ev.ty, "exit" | "exit_group" | "unknown");
+        let exiting = match &*ev.ty {
+            "exit" => Some(Exiting::Thread),
+            "exit_group" => Some(Exiting::Process),
+            _ => None,
+        };
         let fork_like = is_fork_like(&ev);
         self.out.events.push(ev);
         if let Some(l) = self.lanes.get_mut(lane) {
+            l.exiting = exiting;
             // `exit(N)\n` and `Unknown syscall N\n` only await their newline.
             l.st = if no_return {
                 St::AfterVal
@@ -272,6 +291,7 @@ impl StraceParser {
                 pid: None,
                 st: St::InCall(idx),
                 fork_child: true,
+                exiting: None,
                 seen: self.tick,
             });
         }
@@ -403,7 +423,32 @@ impl StraceParser {
                     }
                 }
             }
-            (Piece::Nl, _) => lane.st = St::Idle,
+            (Piece::Nl, _) => {
+                lane.st = St::Idle;
+                if let Some(how) = lane.exiting {
+                    // Dead lanes would only slow every later lookup down.
+                    let pid = lane.pid;
+                    match how {
+                        Exiting::Thread => {
+                            self.lanes.swap_remove(i);
+                        }
+                        Exiting::Process => {
+                            // Other threads' calls end with the process.
+                            for l in self.lanes.iter().filter(|l| l.pid == pid && pid.is_some()) {
+                                if let St::InCall(idx) | St::AfterEq(idx) = l.st
+                                    && let Some(ev) = self.out.events.get_mut(idx)
+                                    && ev.ret.is_none()
+                                {
+                                    ev.dir = Dir::Enter;
+                                }
+                            }
+                            self.lanes.retain(|l| l.pid != pid || pid.is_none());
+                        }
+                    }
+                    self.last = None;
+                    return;
+                }
+            }
             _ => {}
         }
         self.touch(i);
@@ -493,6 +538,86 @@ fn is_fork_like(ev: &Event) -> bool {
         },
         _ => false,
     }
+}
+
+/// A call piece `name(args)` that QEMU printed in several writes (execve's argv is
+/// one write per string) can contain whole pieces of other processes at the write
+/// boundaries (after `(`, `,` or `{`): another process's call (`2 wait4(...)`) or a
+/// return (` = 0\n`). Returns the call text without them, its length in `s`, and the
+/// foreign pieces in order.
+fn take_call(s: &str) -> (Cow<'_, str>, usize, Vec<&str>) {
+    let b = s.as_bytes();
+    let mut nested = Vec::new();
+    let mut kept = String::new();
+    let mut seg_start = 0;
+    let end = match s.find(['(', '\n']) {
+        Some(open) if b.get(open) == Some(&b'(') => {
+            let (mut depth, mut in_str, mut i) = (0i32, false, open);
+            let mut end = s.len();
+            while let Some(&c) = b.get(i) {
+                if in_str {
+                    match c {
+                        b'\\' => i += 1,
+                        b'"' => in_str = false,
+                        b'\n' => {
+                            end = i;
+                            break;
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                    continue;
+                }
+                let boundary = i > open && matches!(b.get(i - 1), Some(b'(' | b',' | b'{'));
+                let rest = s.get(i..).unwrap_or("");
+                if boundary {
+                    let foreign = if let Some((_, plen)) = pid_prefix(rest) {
+                        let body = rest.get(plen..).unwrap_or("");
+                        Some(plen + call_len(body))
+                    } else if let Some(r) = rest.strip_prefix(" = ") {
+                        value_prefix(r).map(|(_, vlen)| {
+                            3 + vlen + usize::from(r.as_bytes().get(vlen) == Some(&b'\n'))
+                        })
+                    } else {
+                        None
+                    };
+                    if let Some(flen) = foreign {
+                        kept.push_str(s.get(seg_start..i).unwrap_or(""));
+                        nested.push(rest.get(..flen).unwrap_or(rest));
+                        i += flen;
+                        seg_start = i;
+                        continue;
+                    }
+                }
+                match c {
+                    b'"' => in_str = true,
+                    b'(' | b'{' | b'[' => depth += 1,
+                    b')' | b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = i + 1;
+                            break;
+                        }
+                    }
+                    b'\n' => {
+                        end = i;
+                        break;
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            end
+        }
+        Some(nl) => nl,
+        None => s.len(),
+    };
+    let end = end.min(s.len());
+    if nested.is_empty() {
+        return (Cow::Borrowed(s.get(..end).unwrap_or(s)), end, nested);
+    }
+    kept.push_str(s.get(seg_start..end).unwrap_or(""));
+    (Cow::Owned(kept), end, nested)
 }
 
 /// Length of a call piece: `name(args)` up to its closing parenthesis (quotes and
@@ -1059,6 +1184,63 @@ mod tests {
             Some("PR_SET_NAME")
         );
         assert_eq!(pr.args.get("name"), Some(&Value::Str("kworker".into())));
+    }
+
+    #[test]
+    fn pieces_inside_a_call_being_printed() {
+        // Recorded from qemu-arm 7.2: the parent's wait4 inside the child's execve argv.
+        let p = parse(concat!(
+            "2 clone(CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|0x11,child_stack=0x00000000) = 4\n",
+            " = 0\n",
+            "4 execve(\"/root/sample\",{2 wait4(4,1082133684,0,0,0,0)\"/root/sample\",\"child\",NULL})4 brk(NULL) = 0x0008f000\n",
+            "4 exit_group(7)\n",
+            " = 4\n",
+            "2 exit_group(3)\n",
+        ));
+        assert!(p.anomalies.is_empty(), "{:?}", p.anomalies);
+        let exec = by(&p, 4, "execve");
+        assert_eq!(
+            exec.args.get("argv"),
+            Some(&Value::Strs(vec!["/root/sample".into(), "child".into()]))
+        );
+        assert_eq!(exec.ret, Some(0));
+        assert_eq!(by(&p, 2, "wait4").ret, Some(4));
+        assert_eq!(by(&p, 4, "brk").ret, Some(0x8f000));
+    }
+
+    #[test]
+    fn a_return_inside_a_call_being_printed() {
+        let p = parse(concat!(
+            "2 clone(CLONE_CHILD_CLEARTID|0x11,child_stack=0x00000000) = 4\n",
+            "2 execve(\"/bin/x\",{\"/bin/x\", = 0\n\"a\",NULL}) = -1 errno=2 (No such file or directory)\n",
+            "4 getpid() = 4\n",
+        ));
+        assert!(p.anomalies.is_empty(), "{:?}", p.anomalies);
+        let exec = by(&p, 2, "execve");
+        assert_eq!(
+            exec.args.get("argv"),
+            Some(&Value::Strs(vec!["/bin/x".into(), "a".into()]))
+        );
+        assert_eq!(exec.ret, Some(-2));
+        assert_eq!(by(&p, 4, "getpid").ret, Some(4));
+    }
+
+    #[test]
+    fn exits_retire_lanes_and_end_other_threads_calls() {
+        let mut p = StraceParser::new();
+        let mut log = String::new();
+        for pid in 100..5100 {
+            log.push_str(&format!("{pid} getpid() = {pid}\n{pid} exit_group(0)\n"));
+        }
+        log.push_str("7 clone(CLONE_VM|CLONE_THREAD,child_stack=0x1) = 8\n");
+        log.push_str("7 nanosleep(0x10,NULL)7 exit_group(1)\n");
+        p.feed(0, log.as_bytes());
+        assert!(p.lanes.is_empty(), "{:?}", p.lanes);
+        let out = p.finish();
+        assert!(out.anomalies.is_empty(), "{:?}", out.anomalies);
+        assert_eq!(out.events.len(), 10_003);
+        let sleep = by(&out, 7, "nanosleep");
+        assert_eq!((sleep.dir, sleep.ret), (Dir::Enter, None));
     }
 
     #[test]
