@@ -38,7 +38,14 @@ static int run_proc_walk_kill(int argc, char **argv)
         _exit(127);
     }
     say("fork competitor", "ok pid %d", (int)competitor);
-    sleep_ms(300); /* lets it exec */
+    /* Waits (at most 5 s) until the competitor has exec'd and shows its name. */
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)competitor);
+    for (seen = 0; seen < 100; seen++) {
+        if (read_small(path, cmd, sizeof cmd) > 0 && strstr(cmd, "dvrHelper"))
+            break;
+        sleep_ms(50);
+    }
+    seen = 0;
     d = opendir("/proc");
     if (!d) {
         check("opendir(/proc)", -1);
