@@ -383,9 +383,11 @@ impl MapSink {
     }
 
     fn forget(&mut self, host: i32) {
-        // Host pids are reused: drop the mapping once the task is gone.
+        // Host pids are reused: drop the cached mapping once the task is gone, so a new
+        // task with the same host pid is looked up afresh (which also overwrites the
+        // shared entry). The shared entry stays: denied calls of a task that already
+        // exited are merged after its exit and still need its sandbox pid.
         self.cache.remove(&host);
-        lock_pids(&self.shared).remove(&host);
     }
 }
 
