@@ -1720,6 +1720,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn bad_binds_and_binfmt_rules_are_refused_before_anything_is_built() {
+        let bad = |cfg: SandboxConfig| match Sandbox::new(cfg) {
+            Err(Error::InvalidConfig(m)) => m,
+            other => panic!("expected InvalidConfig, got {other:?}"),
+        };
+        let base = || SandboxConfig::new("/tmp");
+        let m = bad(base().ro_bind("/usr", "/usr/x"));
+        assert!(m.contains("/usr/x"), "{m}");
+        let m = bad(base().ro_bind("/usr", "relative"));
+        assert!(m.contains("not absolute"), "{m}");
+        let mut cfg = base();
+        cfg.binfmt
+            .push("qemu-arm:M::\\x7fELF::/usr/bin/qemu-arm-static:F".into());
+        assert!(bad(cfg).contains("binfmt rule"));
+        let mut cfg = base();
+        cfg.binfmt
+            .push(":a:M::\\x7fELF::/usr/bin/qemu-arm-static:F\n:b:M::x::/bin/sh:".into());
+        assert!(bad(cfg).contains("binfmt rule"));
+        match Sandbox::new(base().ro_bind("/nonexistent-ferret-path", "/opt/x")) {
+            Err(Error::Io { context, .. }) => assert!(context.contains("nonexistent"), "{context}"),
+            other => panic!("expected Io, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn task_names_parse() {
         assert_eq!(task_owner("ferret-123-4-0badf00d"), Some(123));
         assert_eq!(task_owner("ferret-123-4"), None);
