@@ -71,21 +71,24 @@ flock 9
 names=()
 for f in "$src"/*.c; do names+=("$(basename "$f" .c)"); done
 
-# One job: arch name static(0|1). Builds into a temporary file, then renames it, so an
-# interrupted build never leaves a half-written output that looks up to date.
+# One job: arch name. Compiles the source once and links both the dynamic and the
+# static program from that object, into temporary files renamed into place at the end,
+# so an interrupted build never leaves a half-written output that looks up to date.
 build_one() {
-  local arch=$1 name=$2 static=$3
+  local arch=$1 name=$2
   local cc=${CC_MAP[$arch]}
-  local dest="$OUT/$arch/$name" flags=()
-  [[ $static == 1 ]] && { dest="$dest-static"; flags+=(-static); }
+  local dest="$OUT/$arch/$name"
   local tmp="$dest.tmp.$$" log
   # shellcheck disable=SC2086 # CFLAGS is a word list
-  if ! log=$("$cc" $CFLAGS -I"$SRC" "${flags[@]}" -o "$tmp" "$SRC/$name.c" 2>&1); then
-    rm -f "$tmp"
-    printf 'build-samples: FAILED %s %s%s with %s:\n%s\n' "$arch" "$name" \
-      "$([[ $static == 1 ]] && echo ' (static)')" "$cc" "$log" >&2
+  if ! log=$("$cc" $CFLAGS -I"$SRC" -c -o "$tmp.o" "$SRC/$name.c" 2>&1) ||
+     ! log=$("$cc" -o "$tmp" "$tmp.o" 2>&1) ||
+     ! log=$("$cc" -static -o "$tmp-static" "$tmp.o" 2>&1); then
+    rm -f "$tmp.o" "$tmp" "$tmp-static"
+    printf 'build-samples: FAILED %s %s with %s:\n%s\n' "$arch" "$name" "$cc" "$log" >&2
     return 1
   fi
+  rm -f "$tmp.o"
+  mv -f "$tmp-static" "$dest-static"
   mv -f "$tmp" "$dest"
 }
 export -f build_one
@@ -100,24 +103,22 @@ newest_common="$src/common.h"
 newest_c=$newest_common
 for f in "$src"/*.c; do [[ $f -nt $newest_c ]] && newest_c=$f; done
 stale_jobs() {
-  local a n s dest dep force
+  local a n dest dep force
   for a in "${arches[@]}"; do
     force=0
     [[ -f $out/$a/.build-flags && "$(cat "$out/$a/.build-flags")" == "$CFLAGS" ]] || force=1
     for n in "${names[@]}"; do
       # all_in_one #includes the other behaviour files.
       if [[ $n == all_in_one ]]; then dep=$newest_c; else dep=$newest_common; fi
-      for s in 0 1; do
-        dest="$out/$a/$n"
-        [[ $s == 1 ]] && dest="$dest-static"
-        if [[ $force == 1 || ! -e $dest || $dep -nt $dest || $src/$n.c -nt $dest ]]; then
-          printf '%s %s %s\n' "$a" "$n" "$s"
-        fi
-      done
+      dest="$out/$a/$n"
+      # The dynamic output is renamed last, so its time stamp stands for both.
+      if [[ $force == 1 || ! -e $dest || ! -e $dest-static || $dep -nt $dest || $src/$n.c -nt $dest ]]; then
+        printf '%s %s\n' "$a" "$n"
+      fi
     done
   done
 }
-stale_jobs | xargs -r -P "$jobs" -n 3 bash -c 'eval "$CC_MAP_DEF"; build_one "$@"' build_one || rc=$?
+stale_jobs | xargs -r -P "$jobs" -n 2 bash -c 'eval "$CC_MAP_DEF"; build_one "$@"' build_one || rc=$?
 if [[ $rc -ne 0 ]]; then
   echo "build-samples: some samples failed to build (see above)" >&2
   exit 1
