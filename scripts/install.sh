@@ -8,6 +8,10 @@ export DEBIAN_FRONTEND=noninteractive
 # tshark asks whether non-root users may capture; answer before it does.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 
+# qemu-user-static ships binfmt.d handlers that a running systemd-binfmt would register on
+# the host; ferret registers them only inside its sandboxes, so never install them.
+echo 'path-exclude=/usr/lib/binfmt.d/qemu-*' > /etc/dpkg/dpkg.cfg.d/ferret-no-host-binfmt
+
 pkgs=$(grep -v '^\s*#' "$here/apt-packages.txt" | tr -s ' \n' ' ')
 missing=""
 for p in $pkgs; do
