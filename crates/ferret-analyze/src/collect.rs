@@ -122,7 +122,17 @@ pub(crate) struct Collector {
     sockets: FxHashMap<(String, String), u64>,
     endpoints_omitted: u64,
     write_error: Option<String>,
+    /// Processes the state machine knows (root, and children whose parent's clone
+    /// record was fed).
+    known: rustc_hash::FxHashSet<i64>,
+    /// Events of processes not yet known, held back in arrival order.
+    held: FxHashMap<i64, Vec<Event>>,
+    held_count: usize,
 }
+
+/// Events held back at most; past it they are released as they are.
+const MAX_HELD: usize = 100_000;
+const CLONE_THREAD: u64 = 0x0001_0000;
 
 impl std::fmt::Debug for Collector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -208,12 +218,62 @@ impl Collector {
             sockets: FxHashMap::default(),
             endpoints_omitted: 0,
             write_error: None,
+            known: rustc_hash::FxHashSet::default(),
+            held: FxHashMap::default(),
+            held_count: 0,
         }
     }
 
     /// Registers the sample's first process (its parent, the sandbox init, is not traced).
     pub(crate) fn add_root(&mut self, pid: i64) {
+        self.known.insert(pid);
         self.add_process(pid, 0);
+    }
+
+    /// Takes one event in arrival order. The tracer reports a clone when the parent's
+    /// call returns, and the child may run (even exec) before that: a child's events
+    /// are held back until its parent's clone record, so that the state machine gives
+    /// the child its parent's descriptors and attributes before it sees the child act.
+    pub(crate) fn accept(&mut self, ev: Event) {
+        if !self.known.contains(&ev.pid) {
+            self.held_count += 1;
+            self.held.entry(ev.pid).or_default().push(ev);
+            if self.held_count > MAX_HELD {
+                self.release_all();
+            }
+            return;
+        }
+        let child = match &*ev.ty {
+            "clone" | "clone3" | "fork" | "vfork" => ev
+                .ret
+                .filter(|r| *r > 0 && flag_value(&ev, "flags") & CLONE_THREAD == 0),
+            _ => None,
+        };
+        self.feed(ev);
+        if let Some(child) = child {
+            self.known.insert(child);
+            self.release(child);
+        }
+    }
+
+    /// Feeds the held events of `pid` (and, recursively, of the children they create).
+    fn release(&mut self, pid: i64) {
+        let Some(evs) = self.held.remove(&pid) else {
+            return;
+        };
+        self.held_count -= evs.len();
+        for ev in evs {
+            self.accept(ev);
+        }
+    }
+
+    /// Feeds everything held back (at the end, or when too much is held).
+    fn release_all(&mut self) {
+        let pids: Vec<i64> = self.held.keys().copied().collect();
+        self.known.extend(pids.iter().copied());
+        for pid in pids {
+            self.release(pid);
+        }
     }
 
     fn add_process(&mut self, pid: i64, ppid: i64) {
@@ -246,8 +306,8 @@ impl Collector {
         }
     }
 
-    /// Events accepted so far (numbered), and counted past the cap.
-    pub(crate) fn feed(&mut self, mut ev: Event) {
+    /// Numbers, writes and analyses one event (counted only, past the cap).
+    fn feed(&mut self, mut ev: Event) {
         if self.next_num > self.cap {
             self.dropped += 1;
             return;
@@ -475,6 +535,7 @@ impl Collector {
 
     /// Flushes events.jsonl and returns the summaries.
     pub(crate) fn finish(mut self) -> Collected {
+        self.release_all();
         if let Some(mut out) = self.out.take()
             && let Err(e) = out.flush()
         {

@@ -720,8 +720,8 @@ fn run_detonation(ctx: DetonationCtx<'_>) -> Result<Analysis> {
             c.add_root(root_ns);
             for msg in rx {
                 match msg {
-                    Msg::Trace(t) => c.feed(t.to_event(0)),
-                    Msg::Event(e) => c.feed(e),
+                    Msg::Trace(t) => c.accept(t.to_event(0)),
+                    Msg::Event(e) => c.accept(e),
                 }
             }
             c

@@ -242,7 +242,17 @@ pub fn analyze(sample: &Path, extra: &[&str]) -> Run {
         String::from_utf8_lossy(&output.stderr)
     );
     assert_nothing_left(pid);
-    assert_eq!(ip_netns_list(), netns_before, "`ip netns list` changed");
+    // Other test binaries may add named namespaces meanwhile: only one named after
+    // this task would be ours.
+    let prefix = format!("ferret-{pid}-");
+    let added: Vec<String> = ip_netns_list()
+        .into_iter()
+        .filter(|n| !netns_before.contains(n) && n.starts_with(&prefix))
+        .collect();
+    assert!(
+        added.is_empty(),
+        "network namespaces of the task left: {added:?}"
+    );
     let text = fs::read_to_string(out_dir.join("report.json")).expect("report.json");
     let report: Value = serde_json::from_str(&text).expect("report.json is JSON");
     Run {
