@@ -86,6 +86,16 @@ impl Record {
             None => (line, None),
         };
         let mut rest = main.trim_start();
+        if !rest.starts_with("node=") && !rest.starts_with("type=") {
+            // A syslog or kernel-log prefix ("... audispd: node=h type=...",
+            // "audit: type=1300 audit(...)"): start at the first record field.
+            let at = [rest.find("node="), rest.find("type=")]
+                .into_iter()
+                .flatten()
+                .min()
+                .ok_or(LineError::NoType)?;
+            rest = &rest[at..];
+        }
         let mut node = None;
         while let Some(r) = rest.strip_prefix("node=") {
             let end = r.find(' ').unwrap_or(r.len());
@@ -99,13 +109,20 @@ impl Record {
             return Err(LineError::NoType);
         }
         let msg = r[end..].trim_start();
-        let after = msg.strip_prefix("msg=audit(").ok_or(LineError::NoHeader)?;
+        // auditd writes `msg=audit(`; the kernel log (dmesg, journal) writes `audit(`.
+        let raw_msg = msg.strip_prefix("msg=").unwrap_or(msg);
+        let after = raw_msg.strip_prefix("audit(").ok_or(LineError::NoHeader)?;
         let close = after.find(')').ok_or(LineError::BadHeader)?;
         let (sec, ms, serial) = parse_stamp(&after[..close]).ok_or(LineError::BadHeader)?;
         let tail = &after[close + 1..];
         let body = tail.strip_prefix(':').unwrap_or(tail);
 
         let type_num = record_type_number(type_name).or_else(|| type_name.parse().ok());
+        // The kernel log gives numbers (`type=1300`): use the name auditd would write.
+        let type_name = match type_num.and_then(record_type_name) {
+            Some(known) if type_name.bytes().all(|c| c.is_ascii_digit()) => known,
+            _ => type_name,
+        };
         let mut rec = Record {
             node,
             type_name: type_name.to_owned(),
@@ -113,7 +130,7 @@ impl Record {
             sec,
             ms,
             serial,
-            raw_msg: msg["msg=".len()..].to_owned(),
+            raw_msg: raw_msg.to_owned(),
             keys: Vec::new(),
             sockaddr: None,
             enriched: Vec::new(),

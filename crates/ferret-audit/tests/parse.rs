@@ -261,3 +261,21 @@ fn user_events_map_to_their_type() {
     assert_eq!(e.args.get("result"), Some(&Value::Str("fail".into())));
     assert_eq!(e.args.get("uid"), Some(&Value::Int(0)));
 }
+
+#[test]
+fn kernel_and_syslog_lines() {
+    let r = rec(
+        "[  12.345678] audit: type=1400 audit(1700000000.250:77): apparmor=\"DENIED\" operation=\"open\" profile=\"snap\" name=\"/etc/shadow\" pid=9 comm=\"cat\" requested_mask=\"r\" denied_mask=\"r\"",
+    );
+    assert_eq!(
+        (r.type_name.as_str(), r.type_num, r.serial, r.ms),
+        ("AVC", Some(1400), 77, 250)
+    );
+    assert_eq!(r.record_type(), "avc");
+    assert_eq!(r.get("name"), Some("/etc/shadow"));
+    assert!(r.raw_msg.starts_with("audit(1700000000.250:77):"));
+    let r = rec(
+        "Nov 22 04:00:00 host audispd: node=db2 type=USER_CMD msg=audit(1700000000.000:5): pid=1 uid=0 auid=0 ses=1 msg='cwd=\"/\" cmd=6C73 terminal=pts/0 res=success'",
+    );
+    assert_eq!((r.node.as_deref(), r.get("cmd")), (Some("db2"), Some("ls")));
+}
