@@ -431,9 +431,9 @@ impl<'d> Compiler<'d> {
                     0 => Node::Const(true),
                     1 => out.pop().unwrap_or(Node::Const(true)),
                     _ => {
-                        // Pure, side-effect-free tests: running the cheapest first keeps
-                        // the short-circuit result and skips most of the expensive work.
-                        out.sort_by_key(Node::cost);
+                        // Pure, side-effect-free tests, so any order gives the same result;
+                        // the one that rejects soonest for the least work runs first.
+                        order_and(&mut out);
                         Node::And(out.into_boxed_slice())
                     }
                 }
@@ -449,7 +449,7 @@ impl<'d> Compiler<'d> {
                     }
                 }
                 merge_type_tests(&mut out);
-                out.sort_by_key(Node::cost);
+                order_or(&mut out);
                 match out.len() {
                     0 => Node::Const(false),
                     1 => out.pop().unwrap_or(Node::Const(false)),
@@ -844,6 +844,20 @@ fn unquote(s: &str) -> &str {
     }
 }
 
+/// Orders the operands of an `and` for the cheapest expected evaluation: by cost divided by
+/// the chance of rejecting (the classic rule for short-circuit conjunctions of independent
+/// tests). Ordering by cost alone put cheap exclusions (`not proc.name in (...)`, true for
+/// nearly every event) ahead of the selective test that rejects, so they ran on every event.
+fn order_and(items: &mut [Node]) {
+    // Ranks are non-negative, so their bit patterns order like the values.
+    items.sort_by_cached_key(|n| (n.cost() as f32 / (1.0 - n.likelihood()).max(0.01)).to_bits());
+}
+
+/// Orders the operands of an `or`: by cost divided by the chance of accepting.
+fn order_or(items: &mut [Node]) {
+    items.sort_by_cached_key(|n| (n.cost() as f32 / n.likelihood().max(0.01)).to_bits());
+}
+
 /// Merges `evt.type` tests under one `or` into one set test.
 fn merge_type_tests(items: &mut Vec<Node>) {
     let mut merged: Option<TypeSet> = None;
@@ -1127,6 +1141,42 @@ impl Node {
         }
     }
 
+    /// Rough prior chance that the tree is true on an event of a type it is tested on,
+    /// used with [`Node::cost`] to order `and`/`or` operands. Equality, membership and
+    /// prefix tests name a few values out of many and are seldom true; their negations
+    /// (rule exceptions, exclusion lists) are nearly always true.
+    pub fn likelihood(&self) -> f32 {
+        match self {
+            Node::Const(b) => f32::from(u8::from(*b)),
+            Node::TypeIn(_) => 0.2,
+            Node::Exists(_) => 0.8,
+            Node::Not(n) => 1.0 - n.likelihood(),
+            Node::Memo(_, n) => n.likelihood(),
+            Node::And(items) => items.iter().map(Node::likelihood).product(),
+            Node::Or(items) => 1.0 - items.iter().map(|n| 1.0 - n.likelihood()).product::<f32>(),
+            Node::FieldCmp(b) => op_likelihood(b.1),
+            Node::Test(b) => match &b.1.0 {
+                Test::Str { op, .. } | Test::Dyn { op, .. } | Test::Num { op, .. } => {
+                    op_likelihood(*op)
+                }
+                Test::StrSet(_)
+                | Test::PMatch(_)
+                | Test::Glob { .. }
+                | Test::Bytes { .. }
+                | Test::NumSet(_)
+                | Test::DynSet { .. } => 0.1,
+                Test::Bool { .. } => 0.5,
+                Test::Ip { negate, .. } => {
+                    if *negate {
+                        0.9
+                    } else {
+                        0.2
+                    }
+                }
+            },
+        }
+    }
+
     /// The event types this tree can match.
     pub fn possible_types(&self) -> Types {
         match self {
@@ -1173,6 +1223,15 @@ impl Node {
             }
             Node::Const(_) => {}
         }
+    }
+}
+
+/// Prior chance that a comparison with operator `op` holds.
+fn op_likelihood(op: Op) -> f32 {
+    match op {
+        Op::Ne => 0.9,
+        Op::Lt | Op::Le | Op::Gt | Op::Ge => 0.5,
+        _ => 0.1,
     }
 }
 
