@@ -1177,6 +1177,60 @@ impl Node {
         }
     }
 
+    /// This tree as it evaluates on events of type `ty` (`None`: a type no filter names):
+    /// every `evt.type` test becomes a constant and the constants are folded away. Rule
+    /// engines keep one specialised tree per indexed type, so the type tests that macros
+    /// such as `open_write` repeat inside conditions cost nothing per event. Memo slots
+    /// keep their numbers: all trees evaluated on one event share its type, so a slot
+    /// still holds one macro's value for that event.
+    pub fn specialize(&self, ty: Option<u16>) -> Node {
+        match self {
+            Node::TypeIn(set) => Node::Const(ty.is_some_and(|id| set.contains(id))),
+            Node::Not(n) => match n.specialize(ty) {
+                Node::Const(b) => Node::Const(!b),
+                Node::Not(inner) => *inner,
+                other => Node::Not(Box::new(other)),
+            },
+            Node::And(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for n in items.iter() {
+                    match n.specialize(ty) {
+                        Node::Const(true) => {}
+                        Node::Const(false) => return Node::Const(false),
+                        Node::And(inner) => out.extend(inner.into_vec()),
+                        other => out.push(other),
+                    }
+                }
+                match out.len() {
+                    0 => Node::Const(true),
+                    1 => out.pop().unwrap_or(Node::Const(true)),
+                    _ => Node::And(out.into_boxed_slice()),
+                }
+            }
+            Node::Or(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for n in items.iter() {
+                    match n.specialize(ty) {
+                        Node::Const(false) => {}
+                        Node::Const(true) => return Node::Const(true),
+                        Node::Or(inner) => out.extend(inner.into_vec()),
+                        other => out.push(other),
+                    }
+                }
+                match out.len() {
+                    0 => Node::Const(false),
+                    1 => out.pop().unwrap_or(Node::Const(false)),
+                    _ => Node::Or(out.into_boxed_slice()),
+                }
+            }
+            Node::Memo(slot, n) => match n.specialize(ty) {
+                c @ Node::Const(_) => c,
+                other => Node::Memo(*slot, Box::new(other)),
+            },
+            Node::Const(_) | Node::Exists(_) | Node::Test(_) | Node::FieldCmp(_) => self.clone(),
+        }
+    }
+
     /// The event types this tree can match.
     pub fn possible_types(&self) -> Types {
         match self {

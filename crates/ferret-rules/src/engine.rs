@@ -200,6 +200,14 @@ pub struct EngineStats {
     pub rules_any_type: usize,
 }
 
+/// A rule's condition specialised for one event type (see [`Node::specialize`]).
+#[derive(Debug, Clone)]
+struct Program {
+    rule: u32,
+    source: Source,
+    node: Node,
+}
+
 /// Compiled rules indexed by event type.
 #[derive(Debug, Clone)]
 pub struct Engine {
@@ -207,6 +215,11 @@ pub struct Engine {
     types: TypeTable,
     by_type: Vec<Vec<u32>>,
     any_type: Vec<u32>,
+    /// Per type id, the candidate rules' conditions with `evt.type` tests folded; rules
+    /// that fold to `false` for the type are left out.
+    programs: Vec<Box<[Program]>>,
+    /// The same for event types no rule names.
+    any_programs: Box<[Program]>,
     stats: EngineStats,
     memo_slots: usize,
 }
@@ -410,6 +423,25 @@ impl Engine {
             v.sort_unstable();
             v.dedup();
         }
+        let specialize = |ids: &[u32], ty: Option<u16>| -> Box<[Program]> {
+            ids.iter()
+                .filter_map(|&i| {
+                    let r = rules.get(i as usize)?;
+                    let node = r.indexed.specialize(ty);
+                    (!matches!(node, Node::Const(false))).then_some(Program {
+                        rule: i,
+                        source: r.source_id,
+                        node,
+                    })
+                })
+                .collect()
+        };
+        let programs = by_type
+            .iter()
+            .enumerate()
+            .map(|(t, ids)| specialize(ids, u16::try_from(t).ok()))
+            .collect();
+        let any_programs = specialize(&any_type, None);
         let stats = EngineStats {
             rules: rules.len(),
             enabled: rules.iter().filter(|r| r.enabled).count(),
@@ -424,6 +456,8 @@ impl Engine {
             types,
             by_type,
             any_type,
+            programs,
+            any_programs,
             stats,
             memo_slots,
         })
@@ -464,11 +498,11 @@ impl Engine {
     /// `memo` (from [`Engine::new_memo`]) caches macro results within the event.
     pub fn matches(&self, ev: &Event, view: View<'_>, memo: &Memo, out: &mut Vec<usize>) {
         let type_id = self.types.get(&ev.ty);
-        let cands = match type_id.and_then(|id| self.by_type.get(usize::from(id))) {
-            Some(v) => v.as_slice(),
-            None => self.any_type.as_slice(),
+        let progs = match type_id.and_then(|id| self.programs.get(usize::from(id))) {
+            Some(v) => &**v,
+            None => &*self.any_programs,
         };
-        if cands.is_empty() {
+        if progs.is_empty() {
             return;
         }
         let c = EvalCtx {
@@ -477,12 +511,9 @@ impl Engine {
             memo: Some(memo),
         };
         memo.next_event();
-        for &i in cands {
-            let Some(r) = self.rules.get(i as usize) else {
-                continue;
-            };
-            if r.source_id == ev.source && r.indexed.eval(&c) {
-                out.push(i as usize);
+        for p in progs {
+            if p.source == ev.source && p.node.eval(&c) {
+                out.push(p.rule as usize);
             }
         }
     }
