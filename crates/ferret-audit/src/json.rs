@@ -67,16 +67,16 @@ pub fn format_timestamp(out: &mut String, sec: u64, ms: u32) {
     );
 }
 
+/// The user or group name for an id field: from the passwd/group files, else from an
+/// enriched log's UPPERCASE twin (`AUID="alice"`).
 fn name_of<'a>(opts: &'a RenderOptions, rec: &'a Record, k: &str, v: &str) -> Option<&'a str> {
-    opts.names.name_for(k, v).or_else(|| {
-        if rec.enriched.is_empty() {
-            return None;
-        }
-        let upper = k.to_ascii_uppercase();
-        rec.enriched(&upper)
-            .filter(|_| opts.names.name_for(k, "0").is_none() || opts.names.is_empty())
-            .filter(|_| is_id_field(k))
-    })
+    if let Some(n) = opts.names.name_for(k, v) {
+        return Some(n);
+    }
+    if rec.enriched.is_empty() || !is_id_field(k) {
+        return None;
+    }
+    rec.enriched(&k.to_ascii_uppercase())
 }
 
 fn is_id_field(k: &str) -> bool {

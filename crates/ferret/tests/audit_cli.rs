@@ -220,6 +220,29 @@ fn filters_rules_stdin_and_malformed_lines() {
         )
     );
 
+    // --passwd names uid fields (the numeric values stay in data).
+    let passwd = dir.path().join("passwd");
+    std::fs::write(
+        &passwd,
+        "root:x:0:0::/root:/bin/sh\nbob:x:1000:1000::/home/bob:/bin/sh\n",
+    )
+    .expect("write passwd");
+    let out = run_ok(
+        ferret()
+            .arg("audit")
+            .arg("--json")
+            .arg("--passwd")
+            .arg(&passwd)
+            .arg(&log),
+    );
+    let evs = json_lines(&out);
+    let sys = &evs[0]["records"][0];
+    assert_eq!(
+        (&sys["data"]["uid"], &sys["names"]["uid"]),
+        (&Value::from("1000"), &Value::from("bob"))
+    );
+    assert_eq!(evs[2]["records"][0]["names"]["auid"], "bob");
+
     // A missing file is a clear error, not a panic.
     let out = ferret()
         .args(["audit", "/nonexistent/audit.log"])
