@@ -153,6 +153,9 @@ fn syscall_event(ev: &AuditEvent, sys: &Record, num: u64) -> Event {
             }
         }
     }
+    if let Some(f) = open_flags(sys, name) {
+        out.args.push("flags", f);
+    }
     for a in ["a0", "a1", "a2", "a3"] {
         if let Some(v) = raw_field(sys, a).and_then(|v| u64::from_str_radix(v, 16).ok()) {
             out.args.push(a, Value::Uint(v));
@@ -217,4 +220,56 @@ fn other_event(ev: &AuditEvent, num: u64) -> Event {
         out.proc = Some(Box::new(info));
     }
     out
+}
+
+/// `O_*` bits above the access mode, as x86, riscv and s390 number them.
+const OPEN_FLAGS: &[(u64, &str)] = &[
+    (0o100, "O_CREAT"),
+    (0o200, "O_EXCL"),
+    (0o400, "O_NOCTTY"),
+    (0o1000, "O_TRUNC"),
+    (0o2000, "O_APPEND"),
+    (0o4000, "O_NONBLOCK"),
+    (0o10000, "O_DSYNC"),
+    (0o20000, "O_ASYNC"),
+    (0o40000, "O_DIRECT"),
+    (0o100000, "O_LARGEFILE"),
+    (0o200000, "O_DIRECTORY"),
+    (0o400000, "O_NOFOLLOW"),
+    (0o1000000, "O_NOATIME"),
+    (0o2000000, "O_CLOEXEC"),
+    (0o4000000, "O_SYNC"),
+    (0o10000000, "O_PATH"),
+    (0o20000000, "O_TMPFILE"),
+];
+
+/// The `flags` argument of open/openat/creat, named as ausearch does, for architectures
+/// with the generic `O_*` numbering (arm, arm64, ppc and mips number some bits otherwise
+/// and get no flags argument rather than a wrong one).
+fn open_flags(sys: &Record, name: &str) -> Option<Value> {
+    if !matches!(
+        sys.get("arch")?,
+        "x86_64" | "i386" | "riscv64" | "s390x" | "s390"
+    ) {
+        return None;
+    }
+    let value = match name {
+        "open" => u64::from_str_radix(sys.get("a1")?, 16).ok()?,
+        "openat" => u64::from_str_radix(sys.get("a2")?, 16).ok()?,
+        "creat" => 0o1101,
+        _ => return None,
+    };
+    let mut text = String::from(match value & 3 {
+        0 => "O_RDONLY",
+        1 => "O_WRONLY",
+        2 => "O_RDWR",
+        _ => "O_ACCMODE",
+    });
+    for &(bit, n) in OPEN_FLAGS {
+        if value & bit != 0 {
+            text.push('|');
+            text.push_str(n);
+        }
+    }
+    Some(Value::Flags { value, text })
 }

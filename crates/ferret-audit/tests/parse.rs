@@ -279,3 +279,32 @@ fn kernel_and_syslog_lines() {
     );
     assert_eq!((r.node.as_deref(), r.get("cmd")), (Some("db2"), Some("ls")));
 }
+
+#[test]
+fn open_flags_for_rules() {
+    let evs = events(
+        "type=SYSCALL msg=audit(1700000003.000:95): arch=c000003e syscall=257 success=yes exit=3 a0=ffffff9c a1=55aa a2=80241 a3=1b6 items=2 ppid=1 pid=77 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=1 comm=\"sh\" exe=\"/bin/sh\" key=(null)\n\
+type=CWD msg=audit(1700000003.000:95): cwd=\"/etc\"\n\
+type=PATH msg=audit(1700000003.000:95): item=0 name=\"/etc/\" inode=1 dev=08:01 mode=040755 ouid=0 ogid=0 rdev=00:00 nametype=PARENT\n\
+type=PATH msg=audit(1700000003.000:95): item=1 name=\"cron.d/evil\" inode=2 dev=08:01 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=CREATE\n",
+    );
+    let e = to_event(&evs[0], 1);
+    assert_eq!(&*e.ty, "openat");
+    assert_eq!(
+        e.args.get("name"),
+        Some(&Value::Path("/etc/cron.d/evil".into()))
+    );
+    match e.args.get("flags") {
+        Some(Value::Flags { value, text }) => {
+            assert_eq!(*value, 0x80241);
+            assert_eq!(text, "O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC");
+        }
+        other => panic!("flags = {other:?}"),
+    }
+    let mut st = State::new();
+    let view = st.update(&e);
+    let f =
+        ferret_filter::Filter::new("evt.is_open_write = true and fd.name startswith /etc/cron.d")
+            .expect("compiles");
+    assert!(f.matches(&e, view));
+}
