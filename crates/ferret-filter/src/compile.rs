@@ -1357,3 +1357,136 @@ fn eval_field_cmp(b: &(FieldRef, Op, FieldRef), c: &EvalCtx<'_>) -> bool {
 pub fn is_named_arg(f: &FieldRef) -> bool {
     matches!(f.arg, FieldArg::Name(_))
 }
+
+/// Where a [`Program`] step continues: another step, or a final answer.
+const ACCEPT: u32 = u32::MAX;
+const REJECT: u32 = u32::MAX - 1;
+
+/// One test of a [`Program`].
+#[derive(Debug, Clone)]
+enum Leaf {
+    Const(bool),
+    TypeIn(TypeSet),
+    Exists(FieldRef),
+    Test(Box<(FieldRef, TestBox)>),
+    FieldCmp(Box<(FieldRef, Op, FieldRef)>),
+    /// A cached macro: its own program, run at most once per event.
+    Memo(u32, Box<Program>),
+}
+
+/// A test and where to go on each outcome.
+#[derive(Debug, Clone)]
+struct Step {
+    leaf: Leaf,
+    on_true: u32,
+    on_false: u32,
+}
+
+/// A [`Node`] tree flattened into a straight list of tests with short-circuit jumps:
+/// `and`, `or` and `not` cost nothing at run time (each becomes the jump targets of its
+/// leaves), so an event walks a flat array instead of recursing through the tree. Same
+/// results as [`Node::eval`].
+#[derive(Debug, Clone)]
+pub struct Program {
+    steps: Box<[Step]>,
+}
+
+/// Number of leaves (= steps) of a tree.
+fn leaf_count(n: &Node) -> usize {
+    match n {
+        Node::And(items) | Node::Or(items) => items.iter().map(leaf_count).sum(),
+        Node::Not(inner) => leaf_count(inner),
+        _ => 1,
+    }
+}
+
+/// Jump target of step index `i`.
+fn target(i: usize) -> u32 {
+    // Programs are far smaller than 4 billion steps; saturate rather than wrap.
+    u32::try_from(i).unwrap_or(REJECT)
+}
+
+/// Appends the steps of `n` (whose first step lands at `out.len()`), jumping to
+/// `on_true`/`on_false` with the tree's result.
+fn emit(n: &Node, on_true: u32, on_false: u32, out: &mut Vec<Step>) {
+    let leaf = match n {
+        Node::And(items) | Node::Or(items) => {
+            let is_and = matches!(n, Node::And(_));
+            let last = items.len().saturating_sub(1);
+            for (k, item) in items.iter().enumerate() {
+                if k == last {
+                    emit(item, on_true, on_false, out);
+                } else {
+                    let next = target(out.len() + leaf_count(item));
+                    if is_and {
+                        emit(item, next, on_false, out);
+                    } else {
+                        emit(item, on_true, next, out);
+                    }
+                }
+            }
+            return;
+        }
+        Node::Not(inner) => return emit(inner, on_false, on_true, out),
+        Node::Const(b) => Leaf::Const(*b),
+        Node::TypeIn(s) => Leaf::TypeIn(s.clone()),
+        Node::Exists(f) => Leaf::Exists(f.clone()),
+        Node::Test(b) => Leaf::Test(b.clone()),
+        Node::FieldCmp(b) => Leaf::FieldCmp(b.clone()),
+        Node::Memo(slot, inner) => Leaf::Memo(*slot, Box::new(Program::new(inner))),
+    };
+    out.push(Step {
+        leaf,
+        on_true,
+        on_false,
+    });
+}
+
+impl Program {
+    /// Flattens `node`.
+    pub fn new(node: &Node) -> Program {
+        let mut out = Vec::with_capacity(leaf_count(node));
+        emit(node, ACCEPT, REJECT, &mut out);
+        Program {
+            steps: out.into_boxed_slice(),
+        }
+    }
+
+    /// Evaluates the program on one event.
+    pub fn eval(&self, c: &EvalCtx<'_>) -> bool {
+        let mut pc = 0usize;
+        loop {
+            let Some(step) = self.steps.get(pc) else {
+                return false;
+            };
+            let r = match &step.leaf {
+                Leaf::Test(b) => eval_test(b, c),
+                Leaf::Const(b) => *b,
+                Leaf::TypeIn(set) => c.type_id.is_some_and(|id| set.contains(id)),
+                Leaf::Exists(f) => eval_exists(f, c),
+                Leaf::FieldCmp(b) => eval_field_cmp(b, c),
+                Leaf::Memo(slot, p) => eval_memo(*slot, p, c),
+            };
+            match if r { step.on_true } else { step.on_false } {
+                ACCEPT => return true,
+                REJECT => return false,
+                next => pc = next as usize,
+            }
+        }
+    }
+}
+
+#[inline(never)]
+fn eval_memo(slot: u32, p: &Program, c: &EvalCtx<'_>) -> bool {
+    let Some(cell) = c.memo.and_then(|m| m.slots.get(slot as usize)) else {
+        return p.eval(c);
+    };
+    let g = c.memo.map_or(0, |m| m.generation.get());
+    let v = cell.get();
+    if v >> 1 == g {
+        return v & 1 == 1;
+    }
+    let r = p.eval(c);
+    cell.set(g << 1 | u32::from(r));
+    r
+}

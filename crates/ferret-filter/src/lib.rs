@@ -12,7 +12,7 @@ pub mod parse;
 
 pub use compile::{
     BUILTIN_MACROS, CompileError, CompileInfo, Compiler, Definitions, EvalCtx, Memo, Net,
-    NoDefinitions, Node, TypeSet, TypeTable, Types,
+    NoDefinitions, Node, Program, TypeSet, TypeTable, Types,
 };
 pub use fields::{
     Ctx, FIELDS, FieldArg, FieldInfo, FieldRef, FieldType, Val, extract, field_info,

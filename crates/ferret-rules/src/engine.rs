@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use ferret_event::{Event, Source, View};
 use ferret_filter::{
     CompileError, Compiler, Ctx, Definitions, EvalCtx, Expr, FieldRef, Lit, Memo, Node, Op,
-    Operand, TypeTable, Types, Val, extract, line_col,
+    Operand, Program, TypeTable, Types, Val, extract, line_col,
 };
 use serde::Serialize;
 
@@ -200,12 +200,13 @@ pub struct EngineStats {
     pub rules_any_type: usize,
 }
 
-/// A rule's condition specialised for one event type (see [`Node::specialize`]).
+/// A rule's condition specialised for one event type (see [`Node::specialize`]) and
+/// flattened into a [`Program`].
 #[derive(Debug, Clone)]
-struct Program {
+struct RuleProgram {
     rule: u32,
     source: Source,
-    node: Node,
+    program: Program,
 }
 
 /// Compiled rules indexed by event type.
@@ -217,9 +218,9 @@ pub struct Engine {
     any_type: Vec<u32>,
     /// Per type id, the candidate rules' conditions with `evt.type` tests folded; rules
     /// that fold to `false` for the type are left out.
-    programs: Vec<Box<[Program]>>,
+    programs: Vec<Box<[RuleProgram]>>,
     /// The same for event types no rule names.
-    any_programs: Box<[Program]>,
+    any_programs: Box<[RuleProgram]>,
     stats: EngineStats,
     memo_slots: usize,
 }
@@ -423,15 +424,15 @@ impl Engine {
             v.sort_unstable();
             v.dedup();
         }
-        let specialize = |ids: &[u32], ty: Option<u16>| -> Box<[Program]> {
+        let specialize = |ids: &[u32], ty: Option<u16>| -> Box<[RuleProgram]> {
             ids.iter()
                 .filter_map(|&i| {
                     let r = rules.get(i as usize)?;
                     let node = r.indexed.specialize(ty);
-                    (!matches!(node, Node::Const(false))).then_some(Program {
+                    (!matches!(node, Node::Const(false))).then(|| RuleProgram {
                         rule: i,
                         source: r.source_id,
-                        node,
+                        program: Program::new(&node),
                     })
                 })
                 .collect()
@@ -512,7 +513,7 @@ impl Engine {
         };
         memo.next_event();
         for p in progs {
-            if p.source == ev.source && p.node.eval(&c) {
+            if p.source == ev.source && p.program.eval(&c) {
                 out.push(p.rule as usize);
             }
         }
