@@ -901,6 +901,9 @@ fn str_test(op: Op, s: &str, finder: Option<&memmem::Finder<'static>>, v: &str) 
         Op::IContains => icontains(v, s),
         Op::StartsWith => v.starts_with(s),
         Op::EndsWith => v.ends_with(s),
+        // Equality first compares lengths, which rejects most values without a memcmp.
+        Op::Eq => v == s,
+        Op::Ne => v != s,
         _ => cmp_ord(op, v.cmp(s)),
     }
 }

@@ -1269,9 +1269,38 @@ pub(crate) fn for_each_value<'a>(
     }
 }
 
+fn fd_name<'a>(ctx: &Ctx<'a>) -> Option<Val<'a>> {
+    ctx.view.fd.and_then(|f| nonempty(&f.info.name))
+}
+fn fd_num<'a>(ctx: &Ctx<'a>) -> Option<Val<'a>> {
+    ctx.view.fd.map(|f| Val::Int(f.num))
+}
+fn fd_typechar<'a>(ctx: &Ctx<'a>) -> Option<Val<'a>> {
+    ctx.view
+        .fd
+        .map(|f| Val::Str(Cow::Borrowed(typechar_str(f.info.kind.type_char()))))
+}
+fn proc_name<'a>(ctx: &Ctx<'a>) -> Option<Val<'a>> {
+    nonempty(&ctx.view.proc?.name)
+}
+
 /// Extracts a single-valued field; `None` when the event has no value for it. For
 /// multi-valued references this yields the first value.
+#[inline]
 pub fn extract<'a>(field: &'a FieldRef, ctx: &Ctx<'a>) -> Option<Val<'a>> {
+    // The fields most rule tests read, without a call into the large match below (whose
+    // entry and exit cost more than these one-line lookups).
+    match field.id {
+        Field::FdName => fd_name(ctx),
+        Field::ProcName => proc_name(ctx),
+        Field::FdNum => fd_num(ctx),
+        Field::FdTypeChar => fd_typechar(ctx),
+        _ => extract_any(field, ctx),
+    }
+}
+
+#[inline(never)]
+fn extract_any<'a>(field: &'a FieldRef, ctx: &Ctx<'a>) -> Option<Val<'a>> {
     let ev = ctx.ev;
     let proc = ctx.view.proc;
     let fd = ctx.view.fd;
@@ -1349,7 +1378,7 @@ pub fn extract<'a>(field: &'a FieldRef, ctx: &Ctx<'a>) -> Option<Val<'a>> {
         },
         Field::ProcPid | Field::ProcVpid => Some(Val::Int(ev.pid)),
         Field::ProcPpid => proc.filter(|p| p.ppid != 0).map(|p| Val::Int(p.ppid)),
-        Field::ProcName => nonempty(&proc?.name),
+        Field::ProcName => proc_name(ctx),
         Field::ProcExe => nonempty(&proc?.exe),
         Field::ProcExePath => nonempty(&proc?.exepath),
         Field::ProcCmdline => nonempty(&proc?.cmdline),
@@ -1464,8 +1493,8 @@ pub fn extract<'a>(field: &'a FieldRef, ctx: &Ctx<'a>) -> Option<Val<'a>> {
                 .get(&gid)
                 .map(|g| Val::Str(Cow::Borrowed(g.0.as_str())))
         }
-        Field::FdNum => fd.map(|f| Val::Int(f.num)),
-        Field::FdName => fd.and_then(|f| nonempty(&f.info.name)),
+        Field::FdNum => fd_num(ctx),
+        Field::FdName => fd_name(ctx),
         Field::FdNameRaw => fd.and_then(|f| {
             nonempty(if f.info.name_raw.is_empty() {
                 &f.info.name
@@ -1474,9 +1503,7 @@ pub fn extract<'a>(field: &'a FieldRef, ctx: &Ctx<'a>) -> Option<Val<'a>> {
             })
         }),
         Field::FdType => fd.map(|f| Val::Str(Cow::Borrowed(f.info.kind.type_name()))),
-        Field::FdTypeChar => {
-            fd.map(|f| Val::Str(Cow::Borrowed(typechar_str(f.info.kind.type_char()))))
-        }
+        Field::FdTypeChar => fd_typechar(ctx),
         Field::FdDirectory | Field::FdFilename => {
             let f = fd?;
             if !matches!(
