@@ -476,7 +476,7 @@ fn denied_event(d: &DeniedSyscall, pids: &SharedPids, pid_map: &PidMap, clock: &
         .trim()
         .replace(' ', "_");
     let mut ev = Event::syscall(0, clock.ts(d.when), i64::from(pid), i64::from(pid), ty)
-        .ret(-i64::from(libc_eperm()));
+        .ret(-EPERM);
     for (name, v) in ARG_NAMES.iter().zip(d.args) {
         ev.args.push(*name, Value::Uint(v));
     }
@@ -484,9 +484,8 @@ fn denied_event(d: &DeniedSyscall, pids: &SharedPids, pid_map: &PidMap, clock: &
     ev
 }
 
-const fn libc_eperm() -> i32 {
-    1
-}
+/// The deny-list's answer (Linux errno, the same on every architecture).
+const EPERM: i64 = 1;
 
 fn sha256_hex(data: &[u8]) -> String {
     let digest = Sha256::digest(data);
