@@ -1361,6 +1361,45 @@ pub fn is_named_arg(f: &FieldRef) -> bool {
     matches!(f.arg, FieldArg::Name(_))
 }
 
+/// Makes memo nodes with identical trees share one slot, within a set of trees evaluated
+/// on the same events (the conditions specialised for one event type). Falco's files
+/// define macros such as `open_write` more than once under different names, and after
+/// type specialisation more become identical; sharing a slot evaluates them once per
+/// event instead of once per name.
+#[derive(Debug, Default)]
+pub struct MemoSharing {
+    by_tree: FxHashMap<String, u32>,
+    by_slot: FxHashMap<u32, u32>,
+}
+
+impl MemoSharing {
+    /// Renumbers the memo slots of `node` to the first slot seen with the same tree.
+    pub fn share(&mut self, node: &mut Node) {
+        match node {
+            Node::Memo(slot, inner) => {
+                // Within one type a slot always holds the same specialised tree.
+                if let Some(c) = self.by_slot.get(slot) {
+                    *slot = *c;
+                    return;
+                }
+                self.share(inner);
+                // The debug text spells out every field, operator and value of the tree.
+                let key = format!("{inner:?}");
+                let canon = *self.by_tree.entry(key).or_insert(*slot);
+                self.by_slot.insert(*slot, canon);
+                *slot = canon;
+            }
+            Node::And(items) | Node::Or(items) => items.iter_mut().for_each(|n| self.share(n)),
+            Node::Not(inner) => self.share(inner),
+            Node::Const(_)
+            | Node::TypeIn(_)
+            | Node::Exists(_)
+            | Node::Test(_)
+            | Node::FieldCmp(_) => {}
+        }
+    }
+}
+
 /// Where a [`Program`] step continues: another step, or a final answer.
 const ACCEPT: u32 = u32::MAX;
 const REJECT: u32 = u32::MAX - 1;

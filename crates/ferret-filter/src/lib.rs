@@ -11,8 +11,8 @@ mod glob;
 pub mod parse;
 
 pub use compile::{
-    BUILTIN_MACROS, CompileError, CompileInfo, Compiler, Definitions, EvalCtx, Memo, Net,
-    NoDefinitions, Node, Program, TypeSet, TypeTable, Types,
+    BUILTIN_MACROS, CompileError, CompileInfo, Compiler, Definitions, EvalCtx, Memo, MemoSharing,
+    Net, NoDefinitions, Node, Program, TypeSet, TypeTable, Types,
 };
 pub use fields::{
     Ctx, FIELDS, FieldArg, FieldInfo, FieldRef, FieldType, Val, extract, field_info,

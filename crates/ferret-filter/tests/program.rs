@@ -2,7 +2,7 @@
 //! compiled tree: every filter below, on every event of a small trace, three ways.
 
 use ferret_event::{Event, ProcInfo, SockAddr, State, Value};
-use ferret_filter::{Compiler, Ctx, EvalCtx, Memo, NoDefinitions, Program, parse};
+use ferret_filter::{Compiler, Ctx, EvalCtx, Memo, MemoSharing, NoDefinitions, Program, parse};
 
 fn flags(value: u64, text: &str) -> Value {
     Value::Flags {
@@ -77,6 +77,8 @@ const FILTERS: &[&str] = &[
     "proc.name exists and not (proc.name = curl and (evt.type = clone or evt.type = exit_group))",
     "always_true and not never_true",
     "never_true or (container and proc.name = curl)",
+    "evt.type in (open, openat, openat2) and evt.is_open_write = true and fd.typechar = f and fd.num >= 0",
+    "not open_write and (open_read or open_directory)",
 ];
 
 #[test]
@@ -108,9 +110,14 @@ fn program_and_specialised_program_match_the_tree() {
             ..plain
         };
         memo.next_event();
+        // Shared slots are valid across the trees specialised for one type, as an engine
+        // evaluates them on one event.
+        let mut sharing = MemoSharing::default();
         for ((text, node), prog) in FILTERS.iter().zip(&nodes).zip(&programs) {
             let want = node.eval(&plain);
-            let special = Program::new(&node.specialize(type_id));
+            let mut special = node.specialize(type_id);
+            sharing.share(&mut special);
+            let special = Program::new(&special);
             assert_eq!(prog.eval(&plain), want, "{text} on {}", ev.ty);
             assert_eq!(prog.eval(&cached), want, "{text} on {} (memo)", ev.ty);
             assert_eq!(

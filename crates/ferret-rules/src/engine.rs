@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use ferret_event::{Event, Source, View};
 use ferret_filter::{
-    CompileError, Compiler, Ctx, Definitions, EvalCtx, Expr, FieldRef, Lit, Memo, Node, Op,
-    Operand, Program, TypeTable, Types, Val, extract, line_col,
+    CompileError, Compiler, Ctx, Definitions, EvalCtx, Expr, FieldRef, Lit, Memo, MemoSharing,
+    Node, Op, Operand, Program, TypeTable, Types, Val, extract, line_col,
 };
 use serde::Serialize;
 
@@ -425,10 +425,12 @@ impl Engine {
             v.dedup();
         }
         let specialize = |ids: &[u32], ty: Option<u16>| -> Box<[RuleProgram]> {
+            let mut sharing = MemoSharing::default();
             ids.iter()
                 .filter_map(|&i| {
                     let r = rules.get(i as usize)?;
-                    let node = r.indexed.specialize(ty);
+                    let mut node = r.indexed.specialize(ty);
+                    sharing.share(&mut node);
                     (!matches!(node, Node::Const(false))).then(|| RuleProgram {
                         rule: i,
                         source: r.source_id,
