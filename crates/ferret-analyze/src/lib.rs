@@ -475,8 +475,8 @@ fn denied_event(d: &DeniedSyscall, pids: &SharedPids, pid_map: &PidMap, clock: &
         .unwrap_or(d.name)
         .trim()
         .replace(' ', "_");
-    let mut ev = Event::syscall(0, clock.ts(d.when), i64::from(pid), i64::from(pid), ty)
-        .ret(-EPERM);
+    let mut ev =
+        Event::syscall(0, clock.ts(d.when), i64::from(pid), i64::from(pid), ty).ret(-EPERM);
     for (name, v) in ARG_NAMES.iter().zip(d.args) {
         ev.args.push(*name, Value::Uint(v));
     }

@@ -53,7 +53,7 @@ pub struct AnalysisInfo {
     pub timeout_secs: f64,
     /// Arguments passed to the sample (after its name).
     pub args: Vec<String>,
-    /// Network mode requested (`none` or a provider name).
+    /// Network mode used (`none` or the provider's name); see `network_notes`.
     pub network: String,
     /// Notes about the network (e.g. a fallback to `none`).
     #[serde(skip_serializing_if = "Vec::is_empty")]

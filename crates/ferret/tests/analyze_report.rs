@@ -213,3 +213,22 @@ fn list_and_show_read_back_from_sqlite() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn fake_network_falls_back_to_none_and_says_so() {
+    require_root();
+    let run = analyze(Path::new("/bin/true"), &["--net", "fake"]);
+    assert_eq!(run.report["analysis"]["network"], "none");
+    let notes = run.report["analysis"]["network_notes"].as_array().unwrap();
+    assert!(
+        notes[0]
+            .as_str()
+            .unwrap()
+            .contains("fake internet is not available"),
+        "{notes:?}"
+    );
+    let stderr = String::from_utf8_lossy(&run.output.stderr);
+    assert!(stderr.contains("--net fake"), "{stderr}");
+    assert_valid("--net fake", &run.report);
+    run.cleanup();
+}
