@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+// Without YARA only `dirs` matters (to refuse it); the rest is for the real loader.
+#[cfg_attr(not(feature = "yara"), allow(dead_code))]
 pub struct YaraArgs<'a> {
     pub enabled: bool,
     pub bundled: bool,
