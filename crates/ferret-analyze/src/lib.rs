@@ -341,9 +341,17 @@ fn exit_of(s: ExitStatus) -> ProcExit {
 
 /// Messages to the event-processing thread.
 enum Msg {
-    Trace(TraceEvent),
+    Trace(Vec<TraceEvent>),
     Event(Event),
 }
+
+/// Trace events sent to the processor at once: one channel hand-off (and thread
+/// wake-up) per batch instead of per event keeps `--trace-all` close to the tracer's
+/// own speed on a busy machine.
+const BATCH: usize = 512;
+/// A partial batch is sent once it is this old (checked at the next event; the rest
+/// when the tracer finishes).
+const BATCH_AGE: Duration = Duration::from_millis(50);
 
 /// Host pid → sandbox pid, shared between the tracer's sink and the main thread.
 type SharedPids = Arc<Mutex<FxHashMap<i32, i32>>>;
@@ -360,76 +368,175 @@ struct MapSink {
     shared: SharedPids,
     pid_map: PidMap,
     unmapped: u64,
+    batch: Vec<TraceEvent>,
+    batch_started: Instant,
+    /// Events with a host id not yet mapped, in arrival order.
+    deferred: Vec<TraceEvent>,
+    /// Parent host tid → host pid of a child whose fork event could not be mapped.
+    pending_fork: FxHashMap<i32, i32>,
 }
+
+impl Drop for MapSink {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// Events whose task died before its sandbox pid could be read, held at most.
+const MAX_DEFERRED: usize = 10_000;
 
 impl MapSink {
-    fn map(&mut self, host: i32) -> i32 {
+    fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+            // A closed channel means the processor is gone; the run still ends normally.
+            let _ = self.tx.send(Msg::Trace(batch));
+        }
+    }
+
+    /// The sandbox pid of host pid `host`, if known or still readable in /proc.
+    fn try_map(&mut self, host: i32) -> Option<i32> {
         if let Some(&n) = self.cache.get(&host) {
-            return n;
+            return Some(n);
         }
-        match self.pid_map.host_to_ns(host) {
-            Some(n) => {
-                self.cache.insert(host, n);
-                lock_pids(&self.shared).insert(host, n);
-                n
-            }
-            None => {
-                // Dead before its first event could be mapped (a rare race): the
-                // host pid is kept and counted.
-                self.unmapped += 1;
-                host
-            }
-        }
+        let n = self.pid_map.host_to_ns(host)?;
+        self.cache.insert(host, n);
+        lock_pids(&self.shared).insert(host, n);
+        Some(n)
     }
 
-    fn forget(&mut self, host: i32) {
-        // Host pids are reused: drop the cached mapping once the task is gone, so a new
-        // task with the same host pid is looked up afresh (which also overwrites the
-        // shared entry). The shared entry stays: denied calls of a task that already
-        // exited are merged after its exit and still need its sandbox pid.
-        self.cache.remove(&host);
-    }
-}
-
-impl Sink for MapSink {
-    fn event(&mut self, mut ev: TraceEvent) {
-        let mut gone = None;
-        match &mut ev {
-            TraceEvent::Syscall(r) => {
-                r.pid = self.map(r.pid);
-                r.tid = self.map(r.tid);
-            }
+    /// Rewrites every host id of `ev`; gives it back unchanged if one is unknown.
+    /// Rewrites every host id of `ev` and returns true; leaves it unchanged and returns
+    /// false if one is unknown.
+    fn translate(&mut self, ev: &mut TraceEvent) -> bool {
+        match ev {
+            TraceEvent::Syscall(r) => match (self.try_map(r.pid), self.try_map(r.tid)) {
+                (Some(p), Some(t)) => {
+                    (r.pid, r.tid) = (p, t);
+                    true
+                }
+                _ => false,
+            },
             TraceEvent::Fork {
                 parent,
                 parent_tid,
                 child,
                 ..
-            } => {
-                *parent = self.map(*parent);
-                *parent_tid = self.map(*parent_tid);
-                *child = self.map(*child);
-            }
-            TraceEvent::Exec { pid, old_tid, .. } => {
-                *pid = self.map(*pid);
-                if let Some(t) = old_tid {
-                    *t = self.map(*t);
+            } => match (
+                self.try_map(*parent),
+                self.try_map(*parent_tid),
+                self.try_map(*child),
+            ) {
+                (Some(p), Some(t), Some(c)) => {
+                    (*parent, *parent_tid, *child) = (p, t, c);
+                    true
+                }
+                _ => false,
+            },
+            TraceEvent::Exec { pid, old_tid, .. } => match self.try_map(*pid) {
+                Some(p) => {
+                    *pid = p;
+                    // The former thread id is gone by now; known only if seen before.
+                    if let Some(t) = old_tid {
+                        *t = self.cache.get(t).copied().unwrap_or(*t);
+                    }
+                    true
+                }
+                None => false,
+            },
+            TraceEvent::Exit { pid, tid, .. } | TraceEvent::Signal { pid, tid, .. } => {
+                match (self.try_map(*pid), self.try_map(*tid)) {
+                    (Some(p), Some(t)) => {
+                        (*pid, *tid) = (p, t);
+                        true
+                    }
+                    _ => false,
                 }
             }
-            TraceEvent::Exit { pid, tid, .. } => {
-                let host_tid = *tid;
-                *pid = self.map(*pid);
-                *tid = self.map(*tid);
-                gone = Some(host_tid);
-            }
-            TraceEvent::Signal { pid, tid, .. } => {
-                *pid = self.map(*pid);
-                *tid = self.map(*tid);
+        }
+    }
+
+    /// Queues a translated event, and forgets the host id of a task that ended (host
+    /// pids are reused: a new task with the same host pid is looked up afresh; the
+    /// shared entry stays for denied calls merged after the exit).
+    fn push(&mut self, ev: TraceEvent, host_tid_gone: Option<i32>) {
+        if self.batch.is_empty() {
+            self.batch_started = Instant::now();
+        }
+        self.batch.push(ev);
+        if self.batch.len() >= BATCH || self.batch_started.elapsed() >= BATCH_AGE {
+            self.flush();
+        }
+        if let Some(t) = host_tid_gone {
+            self.cache.remove(&t);
+        }
+    }
+
+    fn exit_tid(ev: &TraceEvent) -> Option<i32> {
+        match ev {
+            TraceEvent::Exit { tid, .. } => Some(*tid),
+            _ => None,
+        }
+    }
+
+    /// Sends the deferred events that can now be translated; with `force`, all of
+    /// them, unknown ids kept as host pids (and counted).
+    fn release_deferred(&mut self, force: bool) {
+        let deferred = std::mem::take(&mut self.deferred);
+        for mut ev in deferred {
+            let gone = Self::exit_tid(&ev);
+            if self.translate(&mut ev) {
+                self.push(ev, gone);
+            } else if force {
+                self.unmapped += 1;
+                self.push(ev, gone);
+            } else {
+                self.deferred.push(ev);
             }
         }
-        // A closed channel means the processor is gone; the run still ends normally.
-        let _ = self.tx.send(Msg::Trace(ev));
-        if let Some(t) = gone {
-            self.forget(t);
+    }
+
+    /// Sends everything (end of the run).
+    fn finish(&mut self) {
+        self.release_deferred(true);
+        self.flush();
+    }
+}
+
+impl Sink for MapSink {
+    fn event(&mut self, mut ev: TraceEvent) {
+        // A task can die before its parent's fork event is seen: its /proc entry is
+        // then gone. The parent's clone record (whose return value is the child's
+        // sandbox pid) completes the mapping, and the deferred events follow.
+        let mut learned = false;
+        if let TraceEvent::Syscall(r) = &ev
+            && matches!(r.name, "clone" | "clone3" | "fork" | "vfork")
+            && let Some(ret) = r.ret.filter(|r| *r > 0)
+            && let Some(child) = self.pending_fork.remove(&r.tid)
+            && let Ok(ns) = i32::try_from(ret)
+        {
+            self.cache.insert(child, ns);
+            lock_pids(&self.shared).insert(child, ns);
+            learned = true;
+        }
+        let gone = Self::exit_tid(&ev);
+        if self.translate(&mut ev) {
+            self.push(ev, gone);
+        } else {
+            if let TraceEvent::Fork {
+                parent_tid, child, ..
+            } = &ev
+                && !self.cache.contains_key(child)
+            {
+                self.pending_fork.insert(*parent_tid, *child);
+            }
+            self.deferred.push(ev);
+            if self.deferred.len() > MAX_DEFERRED {
+                self.release_deferred(true);
+            }
+        }
+        if learned {
+            self.release_deferred(false);
         }
     }
 }
@@ -709,7 +816,7 @@ fn run_detonation(ctx: DetonationCtx<'_>) -> Result<Analysis> {
 
     // Event processor.
     let counter = Arc::new(AtomicU64::new(0));
-    let (tx, rx): (SyncSender<Msg>, Receiver<Msg>) = mpsc::sync_channel(65_536);
+    let (tx, rx): (SyncSender<Msg>, Receiver<Msg>) = mpsc::sync_channel(256);
     let cap = opts.max_events;
     let proc_counter = Arc::clone(&counter);
     let processor = std::thread::Builder::new()
@@ -719,7 +826,11 @@ fn run_detonation(ctx: DetonationCtx<'_>) -> Result<Analysis> {
             c.add_root(root_ns);
             for msg in rx {
                 match msg {
-                    Msg::Trace(t) => c.accept(t.to_event(0)),
+                    Msg::Trace(batch) => {
+                        for t in batch {
+                            c.accept(t.to_event(0));
+                        }
+                    }
                     Msg::Event(e) => c.accept(e),
                 }
             }
@@ -736,6 +847,10 @@ fn run_detonation(ctx: DetonationCtx<'_>) -> Result<Analysis> {
         shared: Arc::clone(&pids),
         pid_map: pid_map.clone(),
         unmapped: 0,
+        batch: Vec::with_capacity(BATCH),
+        batch_started: Instant::now(),
+        deferred: Vec::new(),
+        pending_fork: FxHashMap::default(),
     };
     let tracer = std::thread::Builder::new()
         .name("ferret-tracer".into())
@@ -772,6 +887,7 @@ fn run_detonation(ctx: DetonationCtx<'_>) -> Result<Analysis> {
             // (and reap) the kills.
             let deadline = released + timeout + Duration::from_secs(30);
             let res = tracer.run(deadline, &mut sink);
+            sink.finish();
             let remaining = tracer.kill_all(Duration::from_secs(2));
             let mut run = TraceRun {
                 summary: None,
