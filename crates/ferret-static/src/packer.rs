@@ -42,7 +42,8 @@ const UPX_BANNER: &[u8] = b"This file is packed with the UPX executable packer";
 const UPX_ID: &[u8] = b"$Id: UPX";
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    // SIMD substring search: the banner is looked for across the whole file.
+    memchr::memmem::find(hay, needle)
 }
 
 /// Looks for packing signs in `data`, using the parsed ELF when there is one.
