@@ -21,7 +21,7 @@ for t in readelf strings yara; do command -v $t >/dev/null || { echo "$t missing
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 find "$dir" -maxdepth 1 -type f -print0 | sort -z | while IFS= read -r -d '' f; do
-    [ "$(head -c4 "$f" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = "7f454c46" ] && printf '%s\n' "$f"
+    if [ "$(head -c4 "$f" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = "7f454c46" ]; then printf '%s\n' "$f"; fi
 done > "$work/files"
 n=$(wc -l < "$work/files")
 mb=$(xargs -d '\n' -a "$work/files" du -cb | tail -1 | awk '{printf "%.1f", $1/1048576}')

@@ -96,7 +96,10 @@ fn timeout_signals_escapes_and_output() {
         run.report["outcome"]
     );
     let out = std::fs::read_to_string(run.out_dir.join("stdout")).unwrap();
-    assert!(out.contains("ptrace(PTRACE_ATTACH, 1 parent): fail"), "{out}");
+    assert!(
+        out.contains("ptrace(PTRACE_ATTACH, 1 parent): fail"),
+        "{out}"
+    );
     assert!(!out.contains(": ok"), "an attach succeeded:\n{out}");
     run.cleanup();
 
