@@ -104,9 +104,7 @@ pub fn errno_name(e: i32) -> Option<&'static str> {
         514 => Some("ERESTARTNOHAND"),
         515 => Some("ENOIOCTLCMD"),
         516 => Some("ERESTART_RESTARTBLOCK"),
-        _ => match syscall_names::ERRNO.get(usize::try_from(e).ok()?) {
-            Some(n) if !n.is_empty() => Some(n),
-            _ => None,
-        },
+        // The user-visible range is the event model's one table.
+        _ => ferret_event::errno_name(i64::from(e)),
     }
 }

@@ -42,16 +42,6 @@ def table(ident, doc, names):
     print()
 
 
-def errnos():
-    out = {}
-    for f in ("/usr/include/asm-generic/errno-base.h", "/usr/include/asm-generic/errno.h"):
-        for line in open(f):
-            m = re.match(r"#define\s+(E\w+)\s+(\d+)\b", line)
-            if m and int(m.group(2)) not in out:
-                out[int(m.group(2))] = m.group(1)
-    return out
-
-
 def main():
     x64 = parse("unistd_64.h")
     i386 = parse("unistd_32.h")
@@ -65,7 +55,6 @@ def main():
     print()
     table("X86_64", "x86-64 syscall names indexed by number (\"\" = unassigned).", x64)
     table("I386", "i386 syscall names indexed by number (\"\" = unassigned).", i386)
-    table("ERRNO", "errno names indexed by value (\"\" = none).", errnos())
     table("X32", "x32 syscall names indexed by number without `__X32_SYSCALL_BIT` (\"\" = unassigned).", x32)
 
 
