@@ -309,3 +309,42 @@ fn built_sample_matches_the_rules_whose_strings_it_contains() {
             .all(|m| m.namespace == "elastic-linux")
     );
 }
+
+/// The bundled rules must not fire on ordinary system tools: the large ones that
+/// legitimately mention debugger checks, persistence paths or download commands, and
+/// a spread of /usr/bin.
+#[test]
+fn bundled_rules_are_quiet_on_system_binaries() {
+    let rules = load(&ferret_yara::bundled(), &LoadOptions::default()).unwrap();
+    let mut scanner = Scanner::new(&rules, &ScanOptions::default());
+    let mut files: Vec<PathBuf> = std::fs::read_dir("/usr/bin")
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() < 4 << 20))
+        .collect();
+    files.sort();
+    let step = (files.len() / 40).max(1);
+    let mut chosen: Vec<PathBuf> = files.into_iter().step_by(step).collect();
+    chosen.extend(
+        [
+            "/usr/bin/systemctl",
+            "/usr/bin/wget",
+            "/usr/bin/gdb",
+            "/usr/bin/crontab",
+        ]
+        .map(PathBuf::from),
+    );
+    let mut scanned = 0;
+    for path in chosen.iter().filter(|p| p.exists()) {
+        let data = std::fs::read(path).unwrap();
+        let result = scanner.scan(&data);
+        let hits: Vec<&str> = result.matches.iter().map(|m| m.rule.as_str()).collect();
+        assert!(
+            hits.is_empty(),
+            "{} matched bundled rules {hits:?}",
+            path.display()
+        );
+        scanned += 1;
+    }
+    assert!(scanned >= 30, "only {scanned} system binaries scanned");
+}
