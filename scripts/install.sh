@@ -31,4 +31,4 @@ if [ -n "$missing" ]; then
     [ $own_policy = 1 ] && rm -f "$policy"
 fi
 
-python3 -m pip install --quiet --disable-pip-version-check -r "$here/pip-requirements.txt"
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r "$here/pip-requirements.txt"
