@@ -463,6 +463,23 @@ fn signal(f: &mut fmt::Formatter<'_>, v: u64) -> fmt::Result {
     }
 }
 
+/// Permission and special bits by name, as sysdig and Falco rules spell them
+/// (`evt.arg.mode contains S_IXUSR`, `contains S_ISUID`).
+const MODE_BITS: [(u64, &str); 12] = [
+    (0o4000, "S_ISUID"),
+    (0o2000, "S_ISGID"),
+    (0o1000, "S_ISVTX"),
+    (0o400, "S_IRUSR"),
+    (0o200, "S_IWUSR"),
+    (0o100, "S_IXUSR"),
+    (0o040, "S_IRGRP"),
+    (0o020, "S_IWGRP"),
+    (0o010, "S_IXGRP"),
+    (0o004, "S_IROTH"),
+    (0o002, "S_IWOTH"),
+    (0o001, "S_IXOTH"),
+];
+
 fn mode(f: &mut fmt::Formatter<'_>, v: u64) -> fmt::Result {
     let kind = match v & 0o170000 {
         0 => None,
@@ -475,10 +492,21 @@ fn mode(f: &mut fmt::Formatter<'_>, v: u64) -> fmt::Result {
         0o120000 => Some("S_IFLNK"),
         _ => Some("S_IF?"),
     };
+    let mut sep = "";
     if let Some(k) = kind {
-        write!(f, "{k}|")?;
+        f.write_str(k)?;
+        sep = "|";
     }
-    write!(f, "0{:03o}", v & 0o7777)
+    for (bit, name) in MODE_BITS {
+        if v & bit != 0 {
+            write!(f, "{sep}{name}")?;
+            sep = "|";
+        }
+    }
+    if sep.is_empty() {
+        f.write_str("0")?;
+    }
+    Ok(())
 }
 
 /// Renders `value` as meant by `kind`.
@@ -631,8 +659,19 @@ mod tests {
         assert_eq!(s(SymKind::SockType, 0o2000001), "SOCK_STREAM|SOCK_CLOEXEC");
         assert_eq!(s(SymKind::Protocol(2), 6), "IPPROTO_TCP");
         assert_eq!(s(SymKind::Protocol(17), 0x0300), "htons(ETH_P_ALL)");
-        assert_eq!(s(SymKind::Mode, 0o755), "0755");
-        assert_eq!(s(SymKind::Mode, 0o20644), "S_IFCHR|0644");
+        assert_eq!(
+            s(SymKind::Mode, 0o755),
+            "S_IRUSR|S_IWUSR|S_IXUSR|S_IRGRP|S_IXGRP|S_IROTH|S_IXOTH"
+        );
+        assert_eq!(
+            s(SymKind::Mode, 0o20644),
+            "S_IFCHR|S_IRUSR|S_IWUSR|S_IRGRP|S_IROTH"
+        );
+        assert_eq!(
+            s(SymKind::Mode, 0o4711),
+            "S_ISUID|S_IRUSR|S_IWUSR|S_IXUSR|S_IXGRP|S_IXOTH"
+        );
+        assert_eq!(s(SymKind::Mode, 0), "0");
         assert_eq!(s(SymKind::DirFd, (-100i64) as u64), "AT_FDCWD");
         assert_eq!(s(SymKind::At, 0x1100), "AT_SYMLINK_NOFOLLOW|AT_EMPTY_PATH");
         assert_eq!(s(SymKind::Msg, 0x4040), "MSG_DONTWAIT|MSG_NOSIGNAL");

@@ -148,7 +148,7 @@ fn files_are_decoded() {
         .find(|r| str_arg(r, "name") == a && sym_arg(r, "flags").contains("O_CREAT"))
         .unwrap_or_else(|| panic!("no create of {a}:\n{}", t.dump()));
     assert_eq!(sym_arg(create, "flags"), "O_WRONLY|O_CREAT|O_TRUNC");
-    assert_eq!(sym_arg(create, "mode"), "0640");
+    assert_eq!(sym_arg(create, "mode"), "S_IRUSR|S_IWUSR|S_IRGRP");
     assert_eq!(sym_arg(create, "dirfd"), "AT_FDCWD");
     assert!(create.ret.is_some_and(|fd| fd >= 3));
     assert!(
@@ -157,8 +157,11 @@ fn files_are_decoded() {
     );
     let rename = t.one("rename");
     assert_eq!(str_arg(rename, "newpath"), format!("{d}/b.txt"));
-    assert_eq!(sym_arg(t.one("chmod"), "mode"), "0755");
-    assert_eq!(sym_arg(t.one("mkdir"), "mode"), "0700");
+    assert_eq!(
+        sym_arg(t.one("chmod"), "mode"),
+        "S_IRUSR|S_IWUSR|S_IXUSR|S_IRGRP|S_IXGRP|S_IROTH|S_IXOTH"
+    );
+    assert_eq!(sym_arg(t.one("mkdir"), "mode"), "S_IRUSR|S_IWUSR|S_IXUSR");
     assert_eq!(t.one("rmdir").ret, Some(0));
     let unlinks: Vec<_> = t.syscalls("unlink").collect();
     assert_eq!(unlinks.len(), 2, "{}", t.dump());

@@ -25,7 +25,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("cred_read", &["T1003.008", "T1087.001"]),
     ("proc_walk_kill", &["T1057", "T1489"]),
     ("memfd_exec", &["T1620", "T1036.004"]),
-    ("dropper", &["T1204.002"]),
+    ("dropper", &["T1204.002", "T1222.002"]),
     ("raw_socket", &["T1040"]),
     ("history_wipe", &["T1070.003", "T1070.002"]),
     ("kmod_bpf", &["T1547.006"]),
