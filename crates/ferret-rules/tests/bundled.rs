@@ -26,14 +26,6 @@ fn base() -> Seq {
     s
 }
 
-type Build = fn(&mut Seq);
-
-struct Case {
-    rule: &'static str,
-    pos: Build,
-    neg: Build,
-}
-
 const SIGKILL: u64 = 9;
 
 fn cases() -> Vec<Case> {
@@ -529,29 +521,7 @@ fn every_bundled_rule_has_a_positive_and_a_negative_case() {
             r.name
         );
     }
-    let mut failures = Vec::new();
-    for c in &cases {
-        assert!(
-            e.rules().iter().any(|r| r.name == c.rule),
-            "case for unknown rule '{}'",
-            c.rule
-        );
-        let mut pos = base();
-        (c.pos)(&mut pos);
-        let got = fired(e, &pos.evs);
-        if !got.iter().any(|n| n == c.rule) {
-            failures.push(format!(
-                "'{}' did not fire on its positive sequence (fired: {got:?})",
-                c.rule
-            ));
-        }
-        let mut neg = base();
-        (c.neg)(&mut neg);
-        let got = fired(e, &neg.evs);
-        if got.iter().any(|n| n == c.rule) {
-            failures.push(format!("'{}' fired on its near-miss sequence", c.rule));
-        }
-    }
+    let failures = check_cases(e, &cases, base);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     println!(
         "{} bundled rules, each with a positive and a negative sequence",

@@ -45,14 +45,6 @@ fn base() -> Seq {
     s
 }
 
-type Build = fn(&mut Seq);
-
-struct Case {
-    rule: &'static str,
-    pos: Build,
-    neg: Build,
-}
-
 fn cases() -> Vec<Case> {
     vec![
         Case {
@@ -473,29 +465,7 @@ fn cases() -> Vec<Case> {
 fn falco_rules_fire_on_positives_and_not_on_near_misses() {
     let e = engine();
     let cases = cases();
-    let mut failures = Vec::new();
-    for c in &cases {
-        assert!(
-            e.rules().iter().any(|r| r.name == c.rule),
-            "no Falco rule named '{}'",
-            c.rule
-        );
-        let mut pos = base();
-        (c.pos)(&mut pos);
-        let got = fired(e, &pos.evs);
-        if !got.iter().any(|n| n == c.rule) {
-            failures.push(format!(
-                "'{}' did not fire on its positive sequence (fired: {got:?})",
-                c.rule
-            ));
-        }
-        let mut neg = base();
-        (c.neg)(&mut neg);
-        let got = fired(e, &neg.evs);
-        if got.iter().any(|n| n == c.rule) {
-            failures.push(format!("'{}' fired on its near-miss sequence", c.rule));
-        }
-    }
+    let failures = check_cases(e, &cases, base);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     println!(
         "{} Falco rules checked with a positive and a near-miss sequence",

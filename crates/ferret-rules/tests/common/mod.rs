@@ -203,3 +203,42 @@ pub fn fired(engine: &Engine, evs: &[Event]) -> Vec<String> {
     }
     names
 }
+
+/// Builds an event sequence on top of a base sequence.
+pub type Build = fn(&mut Seq);
+
+/// A rule with a sequence that must fire it and a near-miss that must not.
+pub struct Case {
+    pub rule: &'static str,
+    pub pos: Build,
+    pub neg: Build,
+}
+
+/// Runs every case from a fresh `base()` and returns one message per failure: a
+/// case whose rule is unknown panics at once, since the case itself is wrong.
+pub fn check_cases(engine: &Engine, cases: &[Case], base: fn() -> Seq) -> Vec<String> {
+    let mut failures = Vec::new();
+    for c in cases {
+        assert!(
+            engine.rules().iter().any(|r| r.name == c.rule),
+            "case for unknown rule '{}'",
+            c.rule
+        );
+        let mut pos = base();
+        (c.pos)(&mut pos);
+        let got = fired(engine, &pos.evs);
+        if !got.iter().any(|n| n == c.rule) {
+            failures.push(format!(
+                "'{}' did not fire on its positive sequence (fired: {got:?})",
+                c.rule
+            ));
+        }
+        let mut neg = base();
+        (c.neg)(&mut neg);
+        let got = fired(engine, &neg.evs);
+        if got.iter().any(|n| n == c.rule) {
+            failures.push(format!("'{}' fired on its near-miss sequence", c.rule));
+        }
+    }
+    failures
+}
