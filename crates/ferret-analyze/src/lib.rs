@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 mod collect;
+pub mod network;
 pub mod report;
 
 use std::ffi::OsString;
@@ -48,12 +49,14 @@ use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 
 use crate::collect::Collector;
+use crate::network::TaskNet;
 use crate::report::{
     AnalysisInfo, DroppedFile, EventLimit, LimitsHit, ProcExit, Processes, Report, RunOutcome,
     SampleInfo, StreamLimit, SyscallSummary, Timings,
 };
 
 pub use ferret_sandbox::Limits;
+pub use network::{FakeNetOptions, fake_network};
 
 /// Default cap on recorded events.
 pub const DEFAULT_MAX_EVENTS: u64 = 2_000_000;
@@ -83,6 +86,10 @@ pub enum Network {
     /// A network namespace with only loopback (`--net none`).
     #[default]
     None,
+    /// The fake internet (`--net fake`, see [`network`]): DNS/HTTP/IRC/telnet
+    /// responders on every address, capture to `capture.pcap`, its analysis in the
+    /// report's `network` section. [`fake_network`] gives the default settings.
+    Fake(Box<FakeNetOptions>),
     /// Loopback plus what the provider attaches.
     Provider(Box<dyn NetworkProvider>),
 }
@@ -91,6 +98,7 @@ impl fmt::Debug for Network {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Network::None => f.write_str("None"),
+            Network::Fake(_) => f.write_str("Fake"),
             Network::Provider(p) => write!(f, "Provider({})", p.name()),
         }
     }
@@ -246,6 +254,8 @@ pub enum Error {
     Sandbox(String),
     /// The tracer could not attach.
     Trace(String),
+    /// The sandbox's network (the fake internet or a provider) could not be set up.
+    Network(String),
 }
 
 impl fmt::Display for Error {
@@ -259,6 +269,7 @@ impl fmt::Display for Error {
             Error::Rules(m) => write!(f, "the bundled rules do not compile: {m}"),
             Error::Sandbox(m) => write!(f, "sandbox: {m}"),
             Error::Trace(m) => write!(f, "tracer: {m}"),
+            Error::Network(m) => write!(f, "network: {m}"),
         }
     }
 }
@@ -704,6 +715,8 @@ pub fn analyze(
     if let Err(e) = ferret_sandbox::cleanup_stale(&opts.work_root) {
         errors.push(format!("cleaning stale sandboxes: {e}"));
     }
+    // The fake net is created on its own thread while the sandbox is built.
+    let mut net = TaskNet::start(&opts.network, &opts.out_dir)?;
     let mut cfg = SandboxConfig::new(&opts.work_root).install(sample, &sandbox_path, 0o755);
     cfg.limits = opts.limits.clone();
     cfg.hostname = opts.hostname.clone();
@@ -719,32 +732,24 @@ pub fn analyze(
     spec.stdout_cap = opts.output_cap;
     spec.stderr_cap = opts.output_cap;
     spec.extra_seccomp = Some(ptrace_filter(&set));
+    net.ready()?;
     let spawned = sandbox
         .spawn(spec)
         .map_err(|e| Error::Sandbox(e.to_string()))?;
 
     let mut network_notes = opts.network_notes.clone();
-    let (network_name, provider) = match &opts.network {
-        Network::None => ("none".to_owned(), None),
-        Network::Provider(p) => (p.name().to_owned(), Some(p.as_ref())),
-    };
-    if let Some(p) = provider {
-        let netns = PathBuf::from(format!(
-            "/proc/{}/ns/net",
-            spawned.pid_map().init_host_pid()
-        ));
-        match p.attach(&netns) {
-            Ok(notes) => network_notes.extend(notes),
-            Err(e) => {
-                drop(spawned);
-                let _ = sandbox.teardown();
-                let mut msg = format!("network provider {}: {e}", p.name());
-                for d in p.detach() {
-                    msg.push_str("; ");
-                    msg.push_str(&d);
-                }
-                return Err(Error::Sandbox(msg));
+    let network_name = net.name();
+    match net.attach(spawned.pid_map().init_host_pid()) {
+        Ok(notes) => network_notes.extend(notes),
+        Err(e) => {
+            drop(spawned);
+            let _ = sandbox.teardown();
+            let mut msg = e.to_string();
+            for d in net.finish().errors {
+                msg.push_str("; ");
+                msg.push_str(&d);
             }
+            return Err(Error::Network(msg));
         }
     }
     let t_setup = t_setup0.elapsed();
@@ -765,7 +770,7 @@ pub fn analyze(
         sample_info,
         network_name,
         network_notes,
-        provider,
+        net,
     })
 }
 
@@ -785,7 +790,7 @@ struct DetonationCtx<'a> {
     sample_info: SampleInfo,
     network_name: String,
     network_notes: Vec<String>,
-    provider: Option<&'a dyn NetworkProvider>,
+    net: TaskNet<'a>,
 }
 
 fn run_detonation(ctx: DetonationCtx<'_>) -> Result<Analysis> {
@@ -805,7 +810,7 @@ fn run_detonation(ctx: DetonationCtx<'_>) -> Result<Analysis> {
         sample_info,
         network_name,
         network_notes,
-        provider,
+        net,
     } = ctx;
     let clock = Clock::now();
     let pid_map = spawned.pid_map().clone();
@@ -1013,11 +1018,8 @@ fn run_detonation(ctx: DetonationCtx<'_>) -> Result<Analysis> {
         errors.push(format!("sandbox supervisor: {e}"));
     }
     drop(sandbox);
-    if let Some(p) = provider {
-        for e in p.detach() {
-            errors.push(format!("network provider {}: {e}", p.name()));
-        }
-    }
+    let net_done = net.finish();
+    errors.extend(net_done.errors);
     let t_collection = t_coll0.elapsed();
 
     // Dropped files.
@@ -1151,7 +1153,11 @@ fn run_detonation(ctx: DetonationCtx<'_>) -> Result<Analysis> {
             by_name: collected.by_name,
         },
         files,
-        network: collected.network,
+        network: report::NetworkSection {
+            syscalls: collected.network,
+            fakenet: net_done.fakenet,
+            capture: net_done.capture,
+        },
         signatures: collected.report.signatures,
         score: collected.report.score,
         verdict: collected.report.verdict,
@@ -1176,6 +1182,7 @@ fn run_detonation(ctx: DetonationCtx<'_>) -> Result<Analysis> {
             denied_recorded: outcome.denied_syscalls.len() as u64,
             dropped_analysis_cap: opts.max_dropped_analysed,
             dropped_not_analysed: not_analysed,
+            capture: net_done.limit,
         },
         outcome: RunOutcome {
             sample_exit: outcome.sample_exit.map(exit_of),

@@ -28,8 +28,8 @@ pub struct Report {
     pub syscalls: SyscallSummary,
     /// Files opened, written, deleted and dropped.
     pub files: Files,
-    /// Network activity seen in system calls.
-    pub network: NetworkSummary,
+    /// Network activity: system calls, the fake internet's record, its capture.
+    pub network: NetworkSection,
     /// Rules that matched, with ATT&CK ids and evidence events.
     pub signatures: Vec<ferret_rules::Signature>,
     /// Score 0-10 (docs/scoring.md).
@@ -254,6 +254,24 @@ pub struct NetworkSummary {
     pub omitted: u64,
 }
 
+/// The report's `network` section: the system-call view, and with the fake internet
+/// its own record and the analysis of its capture.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NetworkSection {
+    /// Connections, binds and sockets seen in system calls (`connections`, `binds`,
+    /// `sockets`, `omitted`).
+    #[serde(flatten)]
+    pub syscalls: NetworkSummary,
+    /// The fake internet's own record (with `--net fake`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fakenet: Option<crate::network::FakeNetSection>,
+    /// ferret-pcap's analysis of `capture.pcap` (with `--net fake`): its keys
+    /// (`summary`, `flows`, `dns`, `http`, `irc`, `telnet`, `anomalies`, ...) sit
+    /// directly in the `network` section (docs/network.md).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<ferret_pcap::NetworkReport>,
+}
+
 /// Captured output stream.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct StreamLimit {
@@ -311,6 +329,9 @@ pub struct LimitsHit {
     pub dropped_analysis_cap: usize,
     /// Dropped ELF/script files not analysed because of that cap.
     pub dropped_not_analysed: u64,
+    /// What the fake internet's capture left out (with `--net fake`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<crate::network::CaptureLimit>,
 }
 
 /// How the run ended.

@@ -319,3 +319,110 @@ fn truncate(s: &str, n: usize) -> String {
         t
     }
 }
+
+/// The fake internet's block of the `ferret analyze` summary (empty without it):
+/// capture size and cut, DNS names asked, HTTP requests, IRC lines, telnet logins
+/// and the anomalies ferret-pcap found in the capture.
+pub fn network_block(r: &serde_json::Value) -> String {
+    use serde_json::Value;
+    let Some(fake) = r.pointer("/network/fakenet") else {
+        return String::new();
+    };
+    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    let n = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+    fn list<'a>(v: &'a Value, k: &str) -> &'a [Value] {
+        v.get(k)
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice)
+    }
+    let mut o = String::new();
+    let cap = fake.get("capture").unwrap_or(&Value::Null);
+    let _ = writeln!(
+        o,
+        "\nnetwork (fake internet; {}: {} packets, {} bytes):",
+        cap.get("file")
+            .and_then(Value::as_str)
+            .unwrap_or("no capture"),
+        n(cap, "packets_written"),
+        n(cap, "file_bytes")
+    );
+    let mut lines: Vec<(&str, String)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for q in list(fake, "dns") {
+        let name = s(q, "name");
+        let qtype = match n(q, "qtype") {
+            1 => "A".to_owned(),
+            28 => "AAAA".to_owned(),
+            t => format!("TYPE{t}"),
+        };
+        if seen.insert((name.clone(), qtype.clone())) {
+            let answer = match q.get("answer").and_then(Value::as_str) {
+                Some(a) => format!("-> {a}"),
+                None => "-> no answer".to_owned(),
+            };
+            lines.push(("dns", format!("{name} {qtype} {answer}")));
+        }
+    }
+    for h in list(fake, "http") {
+        let host = h.get("host").and_then(Value::as_str).unwrap_or("-");
+        lines.push((
+            "http",
+            format!(
+                "{} {host}{} ({}) -> {}",
+                s(h, "method"),
+                s(h, "uri"),
+                s(h, "original_dst"),
+                n(h, "status")
+            ),
+        ));
+    }
+    for m in list(fake, "irc") {
+        let params: Vec<&str> = list(m, "params").iter().filter_map(Value::as_str).collect();
+        lines.push((
+            "irc",
+            format!(
+                "{} {} {}",
+                s(m, "original_dst"),
+                s(m, "command"),
+                params.join(" ")
+            ),
+        ));
+    }
+    for t in list(fake, "telnet") {
+        let user = t.get("username").and_then(Value::as_str).unwrap_or("-");
+        let pass = t.get("password").and_then(Value::as_str).unwrap_or("-");
+        lines.push((
+            "telnet",
+            format!("{} login {user:?} password {pass:?}", s(t, "original_dst")),
+        ));
+    }
+    for a in r
+        .pointer("/network/anomalies")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+    {
+        lines.push((
+            "anomaly",
+            format!("{}: {}", s(a, "kind"), s(a, "description")),
+        ));
+    }
+    let total = lines.len();
+    for (kind, text) in lines.into_iter().take(40) {
+        let text: String = text.chars().take(160).collect();
+        let _ = writeln!(o, "  {kind:<8} {text}");
+    }
+    if total > 40 {
+        let _ = writeln!(o, "  ... ({} more)", total - 40);
+    }
+    if n(cap, "packets_cut") > 0 {
+        let _ = writeln!(
+            o,
+            "  capture cut at {} bytes: {} packets ({} bytes) left out",
+            n(cap, "max_bytes"),
+            n(cap, "packets_cut"),
+            n(cap, "bytes_cut")
+        );
+    }
+    o
+}

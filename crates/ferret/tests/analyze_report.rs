@@ -215,20 +215,14 @@ fn list_and_show_read_back_from_sqlite() {
 }
 
 #[test]
-fn fake_network_falls_back_to_none_and_says_so() {
+fn fake_network_is_the_default() {
     require_root();
-    let run = analyze(Path::new("/bin/true"), &["--net", "fake"]);
-    assert_eq!(run.report["analysis"]["network"], "none");
-    let notes = run.report["analysis"]["network_notes"].as_array().unwrap();
-    assert!(
-        notes[0]
-            .as_str()
-            .unwrap()
-            .contains("fake internet is not available"),
-        "{notes:?}"
-    );
-    let stderr = String::from_utf8_lossy(&run.output.stderr);
-    assert!(stderr.contains("--net fake"), "{stderr}");
+    let run = analyze(Path::new("/bin/true"), &[]);
+    assert_eq!(run.report["analysis"]["network"], "fake");
+    let fake = &run.report["network"]["fakenet"];
+    assert_eq!(fake["sandbox_address"], "10.13.37.2");
+    assert_eq!(fake["capture"]["file"], "capture.pcap");
+    assert!(run.out_dir.join("capture.pcap").is_file());
     assert_valid("--net fake", &run.report);
     run.cleanup();
 }

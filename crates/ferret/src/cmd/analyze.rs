@@ -18,7 +18,8 @@ use ferret_analyze::{AnalyzeOptions, Network, Phase, Progress, YaraFn};
 pub enum NetMode {
     /// Loopback only.
     None,
-    /// The fake internet (not available yet: runs as `none` and says so).
+    /// The fake internet: DNS, HTTP, IRC, telnet and banner responders on every
+    /// address, capture to capture.pcap (needs root).
     Fake,
 }
 
@@ -31,7 +32,7 @@ pub struct Args {
     #[arg(long, default_value_t = 60.0, value_name = "SECS")]
     timeout: f64,
     /// Network of the sandbox.
-    #[arg(long, value_enum, default_value_t = NetMode::None)]
+    #[arg(long, value_enum, default_value_t = NetMode::Fake)]
     net: NetMode,
     /// Output directory [default: DATA_DIR/analyses/<time>-<sample>].
     #[arg(long, value_name = "DIR")]
@@ -153,27 +154,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(d) => d.clone(),
         None => default_out(&args.sample)?,
     };
-    let mut notes = Vec::new();
-    if args.net == NetMode::Fake {
-        notes.push(
-            "--net fake: the fake internet is not available in this build; the sample ran with --net none (loopback only)"
-                .to_owned(),
-        );
-    }
+    let network = match args.net {
+        NetMode::None => Network::None,
+        NetMode::Fake => ferret_analyze::fake_network(),
+    };
     let opts = AnalyzeOptions {
         timeout: Duration::from_secs_f64(args.timeout),
         args: args.args.clone(),
-        network: Network::None,
-        network_notes: notes.clone(),
+        network,
+        network_notes: Vec::new(),
         out_dir: out_dir.clone(),
         trace_all: args.trace_all,
         max_events: args.max_events,
         yara: yara_fn(args.no_yara)?,
         ..AnalyzeOptions::default()
     };
-    for n in &notes {
-        eprintln!("ferret: {n}");
-    }
     let tty = io::stderr().is_terminal();
     let mut progress = TtyProgress {
         last: None,
@@ -394,6 +389,7 @@ pub fn write_summary(out: &mut dyn Write, r: &Value, id: Option<i64>) -> io::Res
     if conns.len() > 30 {
         writeln!(out, "  ... ({} more)", conns.len() - 30)?;
     }
+    out.write_all(crate::render::network_block(r).as_bytes())?;
     let l = r.get("limits").unwrap_or(&Value::Null);
     let mut hits = Vec::new();
     if l.get("timed_out").and_then(Value::as_bool) == Some(true) {
@@ -426,6 +422,13 @@ pub fn write_summary(out: &mut dyn Write, r: &Value, id: Option<i64>) -> io::Res
     }
     if l.get("tmpfs_full").and_then(Value::as_bool) == Some(true) {
         hits.push("writable filesystem full".to_owned());
+    }
+    if let Some(c) = l
+        .pointer("/capture/packets_cut")
+        .and_then(Value::as_u64)
+        .filter(|c| *c > 0)
+    {
+        hits.push(format!("{c} packets past the capture limit"));
     }
     if u(l, "denied_total") > 0 {
         hits.push(format!("{} calls denied", u(l, "denied_total")));
