@@ -124,6 +124,113 @@ fn length_code(len: u64) -> u8 {
     LENGTH_BOUNDS.partition_point(|&bound| u64::from(bound) < len) as u8
 }
 
+/// The six buckets and the checksum step of the window ending in `w4` (`w0`
+/// is the byte 4 before it).
+#[inline(always)]
+fn window(w4: u8, w3: u8, w2: u8, w1: u8, w0: u8, checksum: u8) -> ([u8; 6], u8) {
+    // One load yields the first Pearson round for all seven salts.
+    let first = FIRST_ROUND[usize::from(w4)];
+    let round = |k: u32, b: u8, c: u8| {
+        let h = PEARSON[usize::from((first >> (8 * k)) as u8 ^ b)];
+        PEARSON[usize::from(h ^ c)]
+    };
+    (
+        [
+            round(1, w3, w2),
+            round(2, w3, w1),
+            round(3, w2, w1),
+            round(4, w2, w0),
+            round(5, w3, w0),
+            round(6, w1, w0),
+        ],
+        round(0, w3, checksum),
+    )
+}
+
+/// Counts every 5-byte window of `bytes`.
+fn feed_windows(hist: &mut [[u32; 256]; 6], checksum: &mut u8, bytes: &[u8]) {
+    let [h1, h2, h3, h4, h5, h6] = hist;
+    let mut sum = *checksum;
+    for w in bytes.windows(5) {
+        if let &[w0, w1, w2, w3, w4] = w {
+            let (b, next) = window(w4, w3, w2, w1, w0, sum);
+            sum = next;
+            h1[usize::from(b[0])] += 1;
+            h2[usize::from(b[1])] += 1;
+            h3[usize::from(b[2])] += 1;
+            h4[usize::from(b[3])] += 1;
+            h5[usize::from(b[4])] += 1;
+            h6[usize::from(b[5])] += 1;
+        }
+    }
+    *checksum = sum;
+}
+
+/// Counts `count` windows of five `v` bytes (which fit in the histograms).
+fn feed_uniform(hist: &mut [[u32; 256]; 6], checksum: &mut u8, v: u8, count: usize) {
+    if count == 0 {
+        return;
+    }
+    let (buckets, _) = window(v, v, v, v, v, 0);
+    for (h, b) in hist.iter_mut().zip(buckets) {
+        // `count` is at most the chunk length, which the fold keeps in range.
+        h[usize::from(b)] += count as u32;
+    }
+    // Each window maps the checksum c to PEARSON[x ^ c] with the same x
+    // (the first two rounds of `window`'s checksum step).
+    let x = PEARSON[usize::from((FIRST_ROUND[usize::from(v)] as u8) ^ v)];
+    let step = |c: u8| PEARSON[usize::from(x ^ c)];
+    let mut c = *checksum;
+    if count <= 512 {
+        for _ in 0..count {
+            c = step(c);
+        }
+    } else {
+        // A permutation: walk the cycle through `c` once (at most 256
+        // steps) and index it by `count` modulo its length.
+        let mut cycle = Vec::with_capacity(256);
+        let mut d = c;
+        loop {
+            cycle.push(d);
+            d = step(d);
+            if d == c {
+                break;
+            }
+        }
+        c = cycle[count % cycle.len()];
+    }
+    *checksum = c;
+}
+
+/// Runs shorter than this are left to the byte-by-byte loop.
+const MIN_RUN: usize = 32;
+
+/// The next run of at least [`MIN_RUN`] equal bytes that begins at or after
+/// `pos - 4` (`pos >= 4`), as `(start, end)`.
+fn next_run(data: &[u8], pos: usize) -> Option<(usize, usize)> {
+    let lowest = pos - 4;
+    let mut q = pos;
+    while let Some(block) = data.get(q..q + MIN_RUN) {
+        let v = block[0];
+        // Mixed data fails within the first bytes, so this costs little.
+        if block.iter().all(|&b| b == v) {
+            let mut start = q;
+            while start > lowest && data[start - 1] == v {
+                start -= 1;
+            }
+            let end = q
+                + MIN_RUN
+                + data[q + MIN_RUN..]
+                    .iter()
+                    .position(|&b| b != v)
+                    .unwrap_or(data.len() - q - MIN_RUN);
+            return Some((start, end));
+        }
+        q += MIN_RUN;
+    }
+    None
+}
+
 /// Bytes after which the per-triplet `u32` histograms are folded into the
 /// `u64` totals (each gets one increment per byte, so they cannot overflow
 /// before). Small in unit tests so that folding is exercised.
@@ -220,48 +327,54 @@ impl Hasher {
 
     /// Counts `data`, which must fit in the `u32` histograms.
     fn update_unfolded(&mut self, data: &[u8]) {
-        let mut checksum = self.checksum;
-        let [h1, h2, h3, h4, h5, h6] = &mut self.partial;
-        // `w4` is the newest byte of the window, `w0` the one 4 bytes back.
-        let mut step = |w4: u8, w3: u8, w2: u8, w1: u8, w0: u8| {
-            // One load yields the first Pearson round for all seven salts.
-            let first = FIRST_ROUND[usize::from(w4)];
-            let round = |k: u32, b: u8, c: u8| {
-                let h = PEARSON[usize::from((first >> (8 * k)) as u8 ^ b)];
-                PEARSON[usize::from(h ^ c)]
-            };
-            checksum = round(0, w3, checksum);
-            h1[usize::from(round(1, w3, w2))] += 1;
-            h2[usize::from(round(2, w3, w1))] += 1;
-            h3[usize::from(round(3, w2, w1))] += 1;
-            h4[usize::from(round(4, w2, w0))] += 1;
-            h5[usize::from(round(5, w3, w0))] += 1;
-            h6[usize::from(round(6, w1, w0))] += 1;
-        };
-        // The first bytes of a chunk complete windows begun in earlier ones.
+        // The first bytes of a chunk complete windows begun in earlier ones:
+        // count those over the kept tail followed by the chunk's first bytes.
         let head = data.len().min(4);
-        let mut fed = self.fed;
+        let kept = self.fed.min(4) as usize;
+        let mut joined = [0u8; 8];
+        joined[..kept].copy_from_slice(&self.tail[4 - kept..]);
+        joined[kept..kept + head].copy_from_slice(&data[..head]);
+        feed_windows(
+            &mut self.partial,
+            &mut self.checksum,
+            &joined[..kept + head],
+        );
+
+        // Windows inside `data` end at 4.. (the input so far is then at least
+        // 5 bytes long). Long runs of one byte value (padding, zeroed
+        // sections) give the same buckets at every window, so they are
+        // counted in one step each rather than byte by byte.
+        let mut pos = 4;
+        while pos < data.len() {
+            let Some((run_start, run_end)) = next_run(data, pos) else {
+                feed_windows(&mut self.partial, &mut self.checksum, &data[pos - 4..]);
+                break;
+            };
+            // Windows ending before `run_start + 4` still hold earlier bytes.
+            let uniform_from = run_start + 4;
+            feed_windows(
+                &mut self.partial,
+                &mut self.checksum,
+                &data[pos - 4..uniform_from],
+            );
+            feed_uniform(
+                &mut self.partial,
+                &mut self.checksum,
+                data[run_start],
+                run_end - uniform_from,
+            );
+            pos = run_end;
+        }
+
         let mut tail = self.tail;
         for &byte in &data[..head] {
-            if fed >= 4 {
-                step(byte, tail[3], tail[2], tail[1], tail[0]);
-            }
             tail = [tail[1], tail[2], tail[3], byte];
-            fed += 1;
-        }
-        // From here on every window lies inside `data`, and the whole input
-        // so far is at least 5 bytes long.
-        for window in data.windows(5) {
-            if let &[w0, w1, w2, w3, w4] = window {
-                step(w4, w3, w2, w1, w0);
-            }
         }
         if let Some(last) = data.last_chunk::<4>() {
             tail = *last;
         }
-        self.checksum = checksum;
         self.tail = tail;
-        self.fed = fed + (data.len() - head) as u64;
+        self.fed += data.len() as u64;
     }
 
     /// The digest of everything fed so far, or `None` if the input is too
@@ -562,6 +675,48 @@ mod tests {
         std::io::copy(&mut &data[..], &mut writer).unwrap();
         assert_eq!(writer.finish(), expected);
         assert_eq!(writer.len(), data.len() as u64);
+    }
+
+    #[test]
+    fn runs_counted_at_once_match_window_by_window() {
+        // Random data broken by runs of every length around the run threshold
+        // and of several byte values, fed whole and in chunks that split runs.
+        let mut data = lcg(20_000);
+        let mut at = 100;
+        for (i, len) in [5usize, 31, 32, 33, 63, 64, 65, 200, 700, 5000, 70_000]
+            .into_iter()
+            .enumerate()
+        {
+            let v = [0u8, 0xff, 0x90, 7][i % 4];
+            data.splice(at..at, std::iter::repeat_n(v, len));
+            at += len + 37 * (i + 1);
+        }
+        data.extend(std::iter::repeat_n(0, 3000));
+        // Window by window, as the reference counts.
+        let mut naive = Hasher::new();
+        feed_windows(&mut naive.partial, &mut naive.checksum, &data);
+        naive.fed = data.len() as u64;
+        let expected = naive.finish();
+        assert!(expected.is_some());
+        assert_eq!(hash(&data), expected);
+        for chunk in [1usize, 7, 32, 33, 1000, 4096] {
+            let mut h = Hasher::new();
+            for piece in data.chunks(chunk) {
+                h.update(piece);
+            }
+            assert_eq!(h.finish(), expected, "chunk {chunk}");
+        }
+        // Nothing but one run: the checksum walks its permutation cycle.
+        for v in [0u8, 1, 0x41, 0xff] {
+            let run = vec![v; 100_000];
+            let mut naive = Hasher::new();
+            feed_windows(&mut naive.partial, &mut naive.checksum, &run);
+            naive.fed = run.len() as u64;
+            let mut h = Hasher::new();
+            h.update(&run);
+            assert_eq!(h.checksum, naive.checksum, "run of {v}");
+            assert_eq!(h.counts(), naive.counts(), "run of {v}");
+        }
     }
 
     #[test]
