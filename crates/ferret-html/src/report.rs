@@ -996,7 +996,146 @@ fn network(h: &mut Html, r: &Value, capture: Option<&Value>, rows: usize) {
             h.raw("<p class=\"note\">No packet capture was analysed for this report.</p>\n");
         }
     }
+    if let Some(f) = net.get("fakenet").filter(|f| f.is_object()) {
+        fakenet(h, f, rows);
+    }
     h.raw("</section>\n");
+}
+
+/// What the fake internet's responders saw and answered (`network.fakenet`).
+fn fakenet(h: &mut Html, f: &Value, rows: usize) {
+    h.raw("<h3>Fake internet: what the responders saw</h3>\n");
+    let notes = [
+        ("DNS policy", scalar(f.get("dns_policy"))),
+        ("sinkhole", scalar(f.get("sinkhole"))),
+        ("sandbox address", scalar(f.get("sandbox_address"))),
+        ("records past the cap", scalar(f.get("dropped_records"))),
+        ("connections refused", scalar(f.get("refused_connections"))),
+    ];
+    kv(h, &notes);
+    let at = |v: &Value| {
+        v.get("at")
+            .and_then(Value::as_f64)
+            .map(|a| format!("+{a:.3} s"))
+            .unwrap_or_default()
+    };
+    let sessions = arr(f, "sessions");
+    if !sessions.is_empty() {
+        h.raw("<h3>Sessions (").num(sessions.len()).raw(")</h3>\n");
+        table(
+            h,
+            &[
+                "time",
+                "client",
+                "destination",
+                "protocol",
+                "#bytes from client",
+                "#bytes to client",
+            ],
+            sessions.iter().take(rows).map(|x| {
+                vec![
+                    t(at(x)),
+                    m(scalar(x.get("client"))),
+                    m(scalar(x.get("original_dst"))),
+                    t(s(x, "protocol")),
+                    t(u(x, "bytes_from_client").to_string()),
+                    t(u(x, "bytes_to_client").to_string()),
+                ]
+            }),
+        );
+        more_note(h, rows.min(sessions.len()), sessions.len(), "report.json");
+    }
+    let dns = arr(f, "dns");
+    if !dns.is_empty() {
+        h.raw("<h3>DNS answered (").num(dns.len()).raw(")</h3>\n");
+        table(
+            h,
+            &["time", "name", "type", "answer", "rcode"],
+            dns.iter().take(rows).map(|x| {
+                vec![
+                    t(at(x)),
+                    m(s(x, "name")),
+                    t(scalar(x.get("qtype"))),
+                    m(scalar(x.get("answer"))),
+                    t(scalar(x.get("rcode"))),
+                ]
+            }),
+        );
+        more_note(h, rows.min(dns.len()), dns.len(), "report.json");
+    }
+    let http = arr(f, "http");
+    if !http.is_empty() {
+        h.raw("<h3>HTTP requests served (")
+            .num(http.len())
+            .raw(")</h3>\n");
+        table(
+            h,
+            &[
+                "time",
+                "destination",
+                "method",
+                "host",
+                "URI",
+                "user agent",
+                "#status",
+                "served",
+            ],
+            http.iter().take(rows).map(|x| {
+                vec![
+                    t(at(x)),
+                    m(scalar(x.get("original_dst"))),
+                    t(s(x, "method")),
+                    m(s(x, "host")),
+                    m(s(x, "uri")),
+                    m(s(x, "user_agent")),
+                    t(scalar(x.get("status"))),
+                    m(scalar(x.get("served_file"))),
+                ]
+            }),
+        );
+        more_note(h, rows.min(http.len()), http.len(), "report.json");
+    }
+    let irc = arr(f, "irc");
+    if !irc.is_empty() {
+        h.raw("<h3>IRC lines sent (").num(irc.len()).raw(")</h3>\n");
+        table(
+            h,
+            &["time", "destination", "command", "parameters"],
+            irc.iter().take(rows).map(|x| {
+                let params: Vec<String> =
+                    arr(x, "params").iter().map(|p| scalar(Some(p))).collect();
+                vec![
+                    t(at(x)),
+                    m(scalar(x.get("original_dst"))),
+                    m(s(x, "command")),
+                    m(params.join(" ")),
+                ]
+            }),
+        );
+        more_note(h, rows.min(irc.len()), irc.len(), "report.json");
+    }
+    let telnet = arr(f, "telnet");
+    if !telnet.is_empty() {
+        h.raw("<h3>Telnet sessions (")
+            .num(telnet.len())
+            .raw(")</h3>\n");
+        table(
+            h,
+            &["time", "destination", "user name", "password", "commands"],
+            telnet.iter().take(rows).map(|x| {
+                let cmds: Vec<String> =
+                    arr(x, "commands").iter().map(|p| scalar(Some(p))).collect();
+                vec![
+                    t(at(x)),
+                    m(scalar(x.get("original_dst"))),
+                    m(scalar(x.get("username"))),
+                    m(scalar(x.get("password"))),
+                    m(cmds.join("; ")),
+                ]
+            }),
+        );
+        more_note(h, rows.min(telnet.len()), telnet.len(), "report.json");
+    }
 }
 
 fn ts_text(v: Option<&Value>) -> String {

@@ -64,6 +64,15 @@ fn parse(html: &str) -> Parsed {
 }
 
 fn hostile_report() -> Value {
+    let mut r = hostile_report_base();
+    // The capture's analysis is merged into the network section (docs/analysis-report.md).
+    if let (Some(net), Value::Object(cap)) = (r["network"].as_object_mut(), capture()) {
+        net.extend(cap);
+    }
+    r
+}
+
+fn hostile_report_base() -> Value {
     let ev = |num: u64, ts: u64, ty: &str, pid: i64| {
         json!({"v": 1, "num": num, "ts": ts, "type": ty, "pid": pid, "tid": pid,
                "args": {"name": {"path": format!("/tmp/{XSS}")}}})
@@ -108,7 +117,17 @@ fn hostile_report() -> Value {
         "network": {"connections": [{"syscall": "connect", "family": "AF_INET", "address": XSS,
                                      "port": 23, "count": 1, "failed": 1, "last_error": "ENETUNREACH"}],
                     "binds": [], "sockets": [], "omitted": 0,
-                    "capture": capture()},
+                    "fakenet": {"dns_policy": "sinkhole", "sinkhole": "10.13.37.1",
+                                "sessions": [{"id": 1, "at": 0.5, "client": "10.13.37.2:4000",
+                                              "original_dst": XSS, "protocol": "http",
+                                              "bytes_from_client": 10, "bytes_to_client": 20}],
+                                "dns": [{"at": 0.4, "name": XSS, "qtype": "A", "answer": "10.13.37.1",
+                                         "rcode": "NOERROR"}],
+                                "http": [{"session": 1, "at": 0.5, "original_dst": "198.51.100.7:80",
+                                          "method": "GET", "uri": XSS, "host": "cnc.example",
+                                          "user_agent": "Wget", "status": 200}],
+                                "telnet": [{"session": 2, "at": 0.7, "original_dst": "198.51.100.8:23",
+                                            "username": "root", "password": XSS, "commands": [XSS]}]}},
         "signatures": [{"name": XSS, "description": XSS, "severity": "Critical",
                         "attack": ["T1574.006", "T1053.003"], "weight": 9.0, "count": 1,
                         "evidence": [{"event": ev(2, 1_000_005_000, "openat", 2), "output": XSS}]}],
@@ -269,6 +288,9 @@ fn report_structure() {
         "NICK",
         "telnet_bruteforce",
         "Anomalies (1)",
+        "Fake internet: what the responders saw",
+        "HTTP requests served (1)",
+        "cnc.example",
     ] {
         assert!(html.contains(s), "network section lacks {s}");
     }
