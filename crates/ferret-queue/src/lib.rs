@@ -692,23 +692,31 @@ impl Queue {
         verdict: Option<String>,
         score: Option<f64>,
     ) -> Result<bool> {
-        for (name, _) in &artifacts {
-            check_artifact_name(name)?;
-        }
+        self.complete_shared(lease, artifacts.into(), verdict, score)
+            .await
+    }
+
+    /// [`Queue::complete`] with shared artifacts: a caller that retries keeps them
+    /// without copying.
+    pub async fn complete_shared(
+        &self,
+        lease: &Lease,
+        artifacts: Artifacts,
+        verdict: Option<String>,
+        score: Option<f64>,
+    ) -> Result<bool> {
         let mut seen = std::collections::HashSet::new();
-        for (name, _) in &artifacts {
+        for (name, _) in artifacts.iter() {
+            check_artifact_name(name)?;
             if !seen.insert(name.as_str()) {
                 return Err(Error::Invalid(format!("artifact {name:?} given twice")));
             }
         }
-        let blobs: Vec<NewArtifact> = artifacts
-            .into_iter()
-            .map(|(name, data)| NewArtifact {
-                sha: sha256_hex(&data),
-                name,
-                data,
-            })
-            .collect();
+        let shas = artifacts.iter().map(|(_, d)| sha256_hex(d)).collect();
+        let blobs = NewArtifacts {
+            items: artifacts,
+            shas,
+        };
         let score = score.filter(|s| s.is_finite());
         match &self.inner.backend {
             Backend::Sqlite(db) => db.complete(lease, blobs, verdict, score).await,
@@ -822,11 +830,23 @@ pub(crate) struct NewTask {
     max_attempts: u32,
 }
 
-/// An artifact to store.
-pub(crate) struct NewArtifact {
-    name: String,
-    sha: String,
-    data: Vec<u8>,
+/// Artifacts of a completion: names and contents, shared.
+pub type Artifacts = Arc<[(String, Vec<u8>)]>;
+
+/// Artifacts to store, with their SHA-256.
+pub(crate) struct NewArtifacts {
+    items: Artifacts,
+    shas: Vec<String>,
+}
+
+impl NewArtifacts {
+    /// (name, sha256, data) of each artifact.
+    fn iter(&self) -> impl Iterator<Item = (&str, &str, &[u8])> {
+        self.items
+            .iter()
+            .zip(&self.shas)
+            .map(|((n, d), s)| (n.as_str(), s.as_str(), d.as_slice()))
+    }
 }
 
 /// Columns of `tasks` read into a [`TaskInfo`], in [`RawTask`] order.

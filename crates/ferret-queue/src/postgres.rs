@@ -12,7 +12,7 @@ use deadpool_postgres::{
 use tokio_postgres::{NoTls, Row};
 
 use crate::{
-    ArtifactInfo, Error, Lease, LogEntry, NewArtifact, NewTask, RawTask, Result, STATS_DURATIONS,
+    ArtifactInfo, Error, Lease, LogEntry, NewArtifacts, NewTask, RawTask, Result, STATS_DURATIONS,
     Stats, TASK_COLS, TaskInfo, TaskState, TokenInfo, expired_reason, fail_reason, migrate,
 };
 
@@ -555,7 +555,7 @@ impl Db {
     pub(crate) async fn complete(
         &self,
         lease: &Lease,
-        mut artifacts: Vec<NewArtifact>,
+        artifacts: NewArtifacts,
         verdict: Option<String>,
         score: Option<f64>,
     ) -> Result<bool> {
@@ -584,12 +584,13 @@ impl Db {
             _ => return Ok(false),
         }
         // One lock order for blob rows everywhere: no deadlock between transactions.
-        artifacts.sort_unstable_by(|a, b| a.sha.cmp(&b.sha));
-        for a in &artifacts {
-            put_blob(&tx, &a.sha, &a.data).await?;
+        let mut sorted: Vec<(&str, &str, &[u8])> = artifacts.iter().collect();
+        sorted.sort_unstable_by(|a, b| a.1.cmp(b.1));
+        for (name, sha, data) in sorted {
+            put_blob(&tx, sha, data).await?;
             tx.execute(
                 "INSERT INTO artifacts (task_id, name, sha256, size) VALUES ($1, $2, $3, $4)",
-                &[&id, &a.name, &a.sha, &(a.data.len() as i64)],
+                &[&id, &name, &sha, &(data.len() as i64)],
             )
             .await
             .map_err(pg_err)?;

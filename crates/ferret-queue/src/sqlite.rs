@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehav
 use tokio::sync::Semaphore;
 
 use crate::{
-    ArtifactInfo, Error, Lease, LogEntry, NewArtifact, NewTask, RawTask, Result, STATS_DURATIONS,
+    ArtifactInfo, Error, Lease, LogEntry, NewArtifacts, NewTask, RawTask, Result, STATS_DURATIONS,
     Stats, TASK_COLS, TaskInfo, TaskState, TokenInfo, expired_reason, fail_reason, migrate, now_ms,
 };
 
@@ -537,7 +537,7 @@ impl Db {
     pub(crate) async fn complete(
         &self,
         lease: &Lease,
-        artifacts: Vec<NewArtifact>,
+        artifacts: NewArtifacts,
         verdict: Option<String>,
         score: Option<f64>,
     ) -> Result<bool> {
@@ -560,12 +560,12 @@ impl Db {
                 _ => return Ok(false),
             }
             let now = now_ms();
-            for a in &artifacts {
-                put_blob(tx, &a.sha, &a.data)?;
+            for (name, sha, data) in artifacts.iter() {
+                put_blob(tx, sha, data)?;
                 tx.prepare_cached(
                     "INSERT INTO artifacts (task_id, name, sha256, size) VALUES (?1, ?2, ?3, ?4)",
                 )?
-                .execute(params![id, a.name, a.sha, a.data.len() as i64])?;
+                .execute(params![id, name, sha, data.len() as i64])?;
             }
             tx.prepare_cached(
                 "UPDATE tasks SET state = 'done', finished_at = ?2, lease_expires = NULL, \
