@@ -36,6 +36,8 @@ enum Command {
     Rules(cmd::rules::Args),
     /// List the filter fields (like `sysdig -l`).
     Fields(cmd::rules::FieldsArgs),
+    /// Watch this host live (process, network, file events) with the sandbox's rules; `query` reads a stored session.
+    Monitor(cmd::monitor::Args),
     /// Static analysis: file type, hashes, ELF facts, strings, IOCs, packer signs, YARA.
     Static(cmd::static_::Args),
     /// Print ferret's version and the optional parts compiled in.
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         Command::Pcap(args) => cmd::pcap::run(args),
         Command::Rules(args) => cmd::rules::run(args),
         Command::Fields(args) => cmd::rules::fields(args),
+        Command::Monitor(args) => cmd::monitor::run(args),
         Command::Static(args) => cmd::static_::run(args),
         Command::Version => cmd::version::run(),
     };

@@ -3,6 +3,7 @@
 pub mod analyze;
 pub mod audit;
 pub mod list;
+pub mod monitor;
 pub mod pcap;
 pub mod rules;
 pub mod show;
