@@ -77,7 +77,8 @@ pub(crate) fn run(
             Err(e) => stats.write_error = Some(format!("creating {}: {e}", p.display())),
         }
     }
-    let _ = sys::set_recv_timeout(sock.as_fd(), Duration::from_millis(100));
+    // The stop flag is checked when a wait times out, i.e. once the link is quiet.
+    let _ = sys::set_recv_timeout(sock.as_fd(), crate::respond::POLL);
     let mut buf = vec![0u8; FRAME_BUF];
     loop {
         match sys::recv_frame(sock.as_fd(), &mut buf) {
