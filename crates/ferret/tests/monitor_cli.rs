@@ -629,3 +629,55 @@ fn monitor_survives_an_exec_flood_with_bounded_memory() {
     );
     assert_eq!(audit_config(), before, "audit configuration not restored");
 }
+
+#[test]
+fn monitor_without_audit_reads_execs_from_proc_and_renames_from_comm() {
+    if !require_root() {
+        return;
+    }
+    let _g = serial();
+    let before = audit_config();
+    let tools = tempfile::tempdir().expect("tools dir");
+    let rename = compile(tools.path(), "rename");
+    let mon = Monitor::start(&[
+        "--no-audit",
+        "--format",
+        "%evt.type pid=%proc.pid name=%proc.name exe=%proc.exepath args=%proc.args cwd=%proc.cwd",
+    ]);
+    assert!(
+        audit_config() == before,
+        "--no-audit changed the audit configuration"
+    );
+    let sleeper = Command::new("/bin/sleep")
+        .arg("0.5")
+        .current_dir(tools.path())
+        .spawn()
+        .expect("sleep");
+    let spid = sleeper.id();
+    assert!(sleeper.wait_with_output().expect("wait").status.success());
+    let renamer = Command::new(&rename)
+        .arg("ksoftirqd/3")
+        .spawn()
+        .expect("rename");
+    let rpid = renamer.id();
+    assert!(renamer.wait_with_output().expect("wait").status.success());
+    std::thread::sleep(Duration::from_secs(2));
+    mon.signal("TERM");
+    let (ok, out, log) = mon.finish();
+    assert!(ok, "{log:?}");
+    let cwd = std::fs::canonicalize(tools.path()).expect("cwd");
+    let want = format!(
+        "execve pid={spid} name=sleep exe=/usr/bin/sleep args=0.5 cwd={}",
+        cwd.display()
+    );
+    assert!(out.iter().any(|l| l == &want), "no line {want:?}");
+    // The comm change of the renamed helper reaches the bundled rule as a prctl rename.
+    assert!(
+        out.iter().any(
+            |l| l.contains("Process renamed itself to ksoftirqd/3 via prctl")
+                && l.contains(&format!("pid={rpid}"))
+        ),
+        "no rename alert for {rpid}"
+    );
+    assert_eq!(audit_config(), before);
+}
