@@ -148,26 +148,50 @@ fn window(w4: u8, w3: u8, w2: u8, w1: u8, w0: u8, checksum: u8) -> ([u8; 6], u8)
 }
 
 /// Counts every 5-byte window of `bytes`.
-fn feed_windows(hist: &mut [[u32; 256]; 6], checksum: &mut u8, bytes: &[u8]) {
-    let [h1, h2, h3, h4, h5, h6] = hist;
+fn feed_windows(hist: &mut Histograms, checksum: &mut u8, bytes: &[u8]) {
+    // Alternate windows go to the two sets of histograms: repetitive data
+    // hits one bucket again and again, and an increment that waits for the
+    // previous one to the same counter would stall the loop.
+    let [a1, a2, a3, a4, a5, a6, b1, b2, b3, b4, b5, b6] = hist;
     let mut sum = *checksum;
-    for w in bytes.windows(5) {
-        if let &[w0, w1, w2, w3, w4] = w {
-            let (b, next) = window(w4, w3, w2, w1, w0, sum);
+    let count = |b: [u8; 6], h: [&mut [u32; 256]; 6]| {
+        let [h1, h2, h3, h4, h5, h6] = h;
+        h1[usize::from(b[0])] += 1;
+        h2[usize::from(b[1])] += 1;
+        h3[usize::from(b[2])] += 1;
+        h4[usize::from(b[3])] += 1;
+        h5[usize::from(b[4])] += 1;
+        h6[usize::from(b[5])] += 1;
+    };
+    for w in bytes.windows(6).step_by(2) {
+        if let &[w0, w1, w2, w3, w4, w5] = w {
+            let (even, next) = window(w4, w3, w2, w1, w0, sum);
+            let (odd, next) = window(w5, w4, w3, w2, w1, next);
             sum = next;
-            h1[usize::from(b[0])] += 1;
-            h2[usize::from(b[1])] += 1;
-            h3[usize::from(b[2])] += 1;
-            h4[usize::from(b[3])] += 1;
-            h5[usize::from(b[4])] += 1;
-            h6[usize::from(b[5])] += 1;
+            count(
+                even,
+                [&mut *a1, &mut *a2, &mut *a3, &mut *a4, &mut *a5, &mut *a6],
+            );
+            count(
+                odd,
+                [&mut *b1, &mut *b2, &mut *b3, &mut *b4, &mut *b5, &mut *b6],
+            );
         }
+    }
+    // An odd number of windows leaves the last one.
+    if bytes.len() >= 5
+        && (bytes.len() - 4) % 2 == 1
+        && let Some(&[w0, w1, w2, w3, w4]) = bytes.last_chunk::<5>()
+    {
+        let (b, next) = window(w4, w3, w2, w1, w0, sum);
+        sum = next;
+        count(b, [a1, a2, a3, a4, a5, a6]);
     }
     *checksum = sum;
 }
 
 /// Counts `count` windows of five `v` bytes (which fit in the histograms).
-fn feed_uniform(hist: &mut [[u32; 256]; 6], checksum: &mut u8, v: u8, count: usize) {
+fn feed_uniform(hist: &mut Histograms, checksum: &mut u8, v: u8, count: usize) {
     if count == 0 {
         return;
     }
@@ -201,6 +225,9 @@ fn feed_uniform(hist: &mut [[u32; 256]; 6], checksum: &mut u8, v: u8, count: usi
     }
     *checksum = c;
 }
+
+/// Per-triplet bucket counts, twice (for alternate windows).
+type Histograms = [[u32; 256]; 12];
 
 /// Runs shorter than this are left to the byte-by-byte loop.
 const MIN_RUN: usize = 32;
@@ -243,7 +270,7 @@ const FOLD_AFTER: u64 = if cfg!(test) { 1000 } else { u32::MAX as u64 };
 pub struct Hasher {
     /// One histogram per triplet, so that the six increments for a byte
     /// never wait on each other's stores.
-    partial: [[u32; 256]; 6],
+    partial: Histograms,
     /// Bytes counted into `partial` since it was last folded into `folded`.
     unfolded: u64,
     folded: [u64; EFFECTIVE_BUCKETS],
@@ -271,7 +298,7 @@ impl Hasher {
     /// A fresh hasher.
     pub fn new() -> Self {
         Hasher {
-            partial: [[0; 256]; 6],
+            partial: [[0; 256]; 12],
             unfolded: 0,
             folded: [0; EFFECTIVE_BUCKETS],
             checksum: 0,

@@ -6,7 +6,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 /// The hashes analysts search for: exact ones for lookups, fuzzy ones for families.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Hashes {
     pub md5: String,
     pub sha1: String,
@@ -17,23 +17,36 @@ pub struct Hashes {
     pub tlsh: Option<String>,
 }
 
-/// Hashes `data`. The three digests share one pass over cache-sized chunks so that a
-/// large file is read from memory once, not three times.
+/// Inputs at least this large are hashed as parallel tasks (see [`compute`]).
+pub const PARALLEL_MIN: usize = 1 << 20;
+
+/// Hashes `data`.
+///
+/// A large input is hashed as independent rayon tasks (MD5, the SHAs, ssdeep,
+/// TLSH), which run one after another on the calling thread unless another
+/// worker is idle and takes some: when a batch of files runs down to its
+/// last large file, both cores finish it together.
 pub fn compute(data: &[u8]) -> Hashes {
-    let mut md5 = Md5::new();
-    let mut sha1 = Sha1::new();
-    let mut sha256 = Sha256::new();
-    for chunk in data.chunks(64 * 1024) {
-        md5.update(chunk);
-        sha1.update(chunk);
-        sha256.update(chunk);
-    }
+    let md5 = || hex::encode(Md5::digest(data));
+    let shas = || {
+        (
+            hex::encode(Sha1::digest(data)),
+            hex::encode(Sha256::digest(data)),
+        )
+    };
+    let ssdeep = || ferret_fuzzy::ssdeep::hash(data);
+    let tlsh = || ferret_fuzzy::tlsh::hash(data);
+    let ((md5, (sha1, sha256)), (ssdeep, tlsh)) = if data.len() >= PARALLEL_MIN {
+        rayon::join(|| rayon::join(md5, shas), || rayon::join(ssdeep, tlsh))
+    } else {
+        ((md5(), shas()), (ssdeep(), tlsh()))
+    };
     Hashes {
-        md5: hex::encode(md5.finalize()),
-        sha1: hex::encode(sha1.finalize()),
-        sha256: hex::encode(sha256.finalize()),
-        ssdeep: ferret_fuzzy::ssdeep::hash(data),
-        tlsh: ferret_fuzzy::tlsh::hash(data),
+        md5,
+        sha1,
+        sha256,
+        ssdeep,
+        tlsh,
     }
 }
 

@@ -124,39 +124,65 @@ pub fn analyze<'d>(input: &'d Input, options: &Options) -> StaticReport<'d> {
 }
 
 /// Analyses a buffer (a whole file, or a dropped file held in memory).
+///
+/// For large buffers the hashes and the rest of the analysis run as rayon
+/// tasks (see [`hashes::compute`]), so an idle worker can help with them.
 pub fn analyze_bytes<'d>(path: &str, data: &'d [u8], options: &Options) -> StaticReport<'d> {
-    let mut errors = Vec::new();
-    let mut file_type = filetype::detect(data);
-    let elf = if file_type.kind == Kind::Elf {
-        match ferret_elf::parse_with(data, &options.elf) {
-            Ok(elf) => {
-                file_type.description = filetype::describe_elf(&elf);
-                Some(elf)
-            }
-            Err(e) => {
-                // The magic is there but the identification bytes are not usable.
-                file_type.description = format!("ELF (corrupt identification: {e})");
-                errors.push(format!("ELF header: {e}"));
-                None
-            }
-        }
+    let (hashes, mut report) = if data.len() >= hashes::PARALLEL_MIN {
+        rayon::join(
+            || hashes::compute(data),
+            || analyze_content(path, data, options),
+        )
     } else {
-        None
+        (hashes::compute(data), analyze_content(path, data, options))
     };
+    report.hashes = hashes;
+    report
+}
+
+/// Everything but the hashes, which are left empty.
+fn analyze_content<'d>(path: &str, data: &'d [u8], options: &Options) -> StaticReport<'d> {
     let string_options = StringOptions {
         min_len: options.min_string_len,
         max_strings: options.max_strings,
         ..StringOptions::default()
     };
-    let analysis = ferret_strings::analyze(data, &string_options);
-    let entropy = ferret_elf::entropy(data);
-    let packer = packer::detect(data, entropy, elf.as_ref());
+    let strings = || ferret_strings::analyze(data, &string_options);
+    let structure = || {
+        let mut errors = Vec::new();
+        let mut file_type = filetype::detect(data);
+        let elf = if file_type.kind == Kind::Elf {
+            match ferret_elf::parse_with(data, &options.elf) {
+                Ok(elf) => {
+                    file_type.description = filetype::describe_elf(&elf);
+                    Some(elf)
+                }
+                Err(e) => {
+                    // The magic is there but the identification bytes are not usable.
+                    file_type.description = format!("ELF (corrupt identification: {e})");
+                    errors.push(format!("ELF header: {e}"));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let entropy = ferret_elf::entropy(data);
+        let packer = packer::detect(data, entropy, elf.as_ref());
+        (file_type, elf, entropy, packer, errors)
+    };
+    let (analysis, (file_type, elf, entropy, packer, errors)) =
+        if data.len() >= hashes::PARALLEL_MIN {
+            rayon::join(strings, structure)
+        } else {
+            (strings(), structure())
+        };
     StaticReport {
         path: path.to_owned(),
         size: data.len() as u64,
         analysed_bytes: data.len() as u64,
         file_type,
-        hashes: hashes::compute(data),
+        hashes: Hashes::default(),
         entropy,
         elf,
         strings: analysis.strings,

@@ -73,10 +73,12 @@ pub(super) fn hash(data: &[u8]) -> String {
     // block sizes that can no longer be chosen.
     let mut roll = Roll::default();
     let mut start = 0usize;
-    let mut start_mask = 0u64;
+    let mut start_mask = 0u32;
     for (at, &byte) in data.iter().enumerate() {
-        let next = u64::from(roll.push(byte)) + 1;
-        if next & start_mask == 0 && next % 3 == 0 {
+        // `sum + 1` in 32 bits, where divisibility by 3 is a multiply and a
+        // compare; it wraps to 0 only for 2^32, which 3 does not divide.
+        let next = roll.push(byte).wrapping_add(1);
+        if next & start_mask == 0 && next % 3 == 0 && next != 0 {
             let top = (next.trailing_zeros() as usize)
                 .min(LAST_CUTTING_LEVEL)
                 .min(cap - 1);
@@ -90,7 +92,8 @@ pub(super) fn hash(data: &[u8]) -> String {
             {
                 start += 1;
             }
-            start_mask = (1u64 << start) - 1;
+            // start + 1 < cap <= LAST_CUTTING_LEVEL + 2, so start <= 30.
+            start_mask = (1u32 << start) - 1;
         }
     }
 
