@@ -467,3 +467,137 @@ fn unix_now() -> f64 {
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use ferret_fakenet::{FakeNetLog, TcpProtocol};
+    use ferret_pcap::report::Flow;
+
+    use super::*;
+
+    #[test]
+    fn an_unusable_fake_net_fails_the_analysis_with_its_reason() {
+        let net = Network::Fake(Box::new(FakeNetOptions {
+            config: FakeNetConfig {
+                prefix_len: 31,
+                ..FakeNetConfig::default()
+            },
+            ..FakeNetOptions::default()
+        }));
+        let dir = std::env::temp_dir();
+        let mut task = TaskNet::start(&net, &dir).unwrap();
+        assert_eq!(task.name(), "fake");
+        let err = task.ready().unwrap_err().to_string();
+        assert!(
+            err.starts_with("network: the fake internet could not start: invalid fake-net configuration: prefix_len 31"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_privilege_is_named() {
+        let e = ferret_fakenet::Error::Io {
+            context: "creating the fake-internet namespace".into(),
+            source: std::io::Error::from_raw_os_error(1),
+        };
+        let msg = fake_error(&e).to_string();
+        assert!(
+            msg.contains("creating the fake-internet namespace"),
+            "{msg}"
+        );
+        assert!(msg.contains("needs root"), "{msg}");
+        assert!(msg.contains("--net none"), "{msg}");
+        let other = ferret_fakenet::Error::State("x".into());
+        assert!(!fake_error(&other).to_string().contains("needs root"));
+    }
+
+    fn flow(id: u32, proto: &'static str, src: &str, sport: u16, dst: &str, dport: u16) -> Flow {
+        Flow {
+            id,
+            proto: proto.into(),
+            src: src.parse().unwrap(),
+            sport,
+            dst: dst.parse().unwrap(),
+            dport,
+            packets_out: 1,
+            bytes_out: 60,
+            packets_in: 1,
+            bytes_in: 60,
+            first_ts: 0.0,
+            last_ts: 0.0,
+            syn: 1,
+            fin: 0,
+            rst: 0,
+            handshake: true,
+            app: None,
+        }
+    }
+
+    #[test]
+    fn sessions_and_queries_name_their_flows() {
+        let capture = NetworkReport {
+            flows: vec![
+                flow(0, "udp", "10.13.37.2", 40000, "192.168.1.1", 53),
+                flow(1, "tcp", "10.13.37.2", 40001, "203.0.113.9", 23),
+                flow(2, "tcp", "10.13.37.2", 40002, "10.13.37.1", 80),
+            ],
+            ..NetworkReport::default()
+        };
+        let sa = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let session = |id, client: &str, dst: &str| TcpSession {
+            id,
+            at: Duration::ZERO,
+            duration: Duration::ZERO,
+            client: sa(client),
+            original_dst: sa(dst),
+            protocol: TcpProtocol::Generic,
+            bytes_from_client: 0,
+            bytes_to_client: 0,
+            refused: false,
+        };
+        let log = FakeNetLog {
+            tcp: vec![
+                // From the dual-stack listener: an IPv4-mapped client address.
+                session(1, "[::ffff:10.13.37.2]:40001", "203.0.113.9:23"),
+                session(2, "10.13.37.2:40002", "10.13.37.1:80"),
+                session(3, "10.13.37.2:40003", "10.13.37.1:80"),
+            ],
+            dns: vec![DnsQuery {
+                at: Duration::ZERO,
+                transport: DnsTransport::Udp,
+                client: sa("10.13.37.2:40000"),
+                server: sa("192.168.1.1:53"),
+                id: 7,
+                name: "c2.example".into(),
+                qtype: 1,
+                answer: Some("10.13.37.1".parse().unwrap()),
+                rcode: 0,
+            }],
+            ..FakeNetLog::default()
+        };
+        let cfg = FakeNetConfig::default();
+        let s = section(
+            &cfg,
+            1.0,
+            TcpMode::CatchAll,
+            FakeNetOutcome {
+                log,
+                ..FakeNetOutcome::default()
+            },
+            Some(&capture),
+            Some("capture.pcap".into()),
+        );
+        let flows: Vec<Option<u32>> = s.sessions.iter().map(|s| s.flow).collect();
+        assert_eq!(flows, [Some(1), Some(2), None]);
+        assert_eq!(s.dns[0].flow, Some(0));
+        assert_eq!(s.sandbox_address, cfg.sandbox_addr);
+        assert_eq!(s.dns_policy, "sinkhole");
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["tcp_mode"], "catch_all");
+        assert_eq!(json["sessions"][0]["original_dst"], "203.0.113.9:23");
+        assert_eq!(json["sessions"][2]["flow"], serde_json::Value::Null);
+        assert_eq!(json["dns"][0]["name"], "c2.example");
+    }
+}
