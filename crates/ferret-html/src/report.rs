@@ -737,10 +737,17 @@ fn processes(h: &mut Html, r: &Value, scan: Option<&Scan>, max: usize) {
             continue;
         }
         shown += 1;
-        let arch = scan
-            .and_then(|sc| sc.arch.get(&pid))
-            .map(String::as_str)
-            .unwrap_or(if Some(pid) == root { static_arch } else { "" });
+        // The report's own per-process architecture (emulated runs name their runner),
+        // else the procexec events', else the sample's ELF machine for the root.
+        let arch = match (p.get("arch").and_then(Value::as_str), s(p, "runner")) {
+            (Some(a), "" | "native") => a.to_owned(),
+            (Some(a), runner) => format!("{a} via {runner}"),
+            (None, _) => scan
+                .and_then(|sc| sc.arch.get(&pid))
+                .map(String::as_str)
+                .unwrap_or(if Some(pid) == root { static_arch } else { "" })
+                .to_owned(),
+        };
         let children: Vec<&Value> = arr(p, "children")
             .iter()
             .filter_map(Value::as_i64)
@@ -757,7 +764,7 @@ fn processes(h: &mut Html, r: &Value, scan: Option<&Scan>, max: usize) {
             .text(s(p, "name"))
             .raw("</strong> ");
         if !arch.is_empty() {
-            h.raw("<span class=\"arch\">[").text(arch).raw("]</span> ");
+            h.raw("<span class=\"arch\">[").text(&arch).raw("]</span> ");
         }
         h.raw("<span class=\"exit\">")
             .text(&exit_text(p.get("exit")))

@@ -107,6 +107,7 @@ fn hostile_report_base() -> Value {
             {"pid": 2, "ppid": 0, "exe": "/root/x", "name": XSS, "cmdline": format!("x {XSS} кот 🐈"),
              "execs": ["/root/x"], "exit": {"code": 0}, "children": [3]},
             {"pid": 3, "ppid": 2, "exe": "javascript:alert(4)", "name": "sh", "cmdline": "sh -c 'a'",
+             "arch": "mipsel", "runner": "qemu-user",
              "execs": [], "exit": {"signal": "SIGKILL", "core": false}, "children": []}]},
         "syscalls": {"total": 3, "failed": 1, "denied": 0, "by_name": {"openat": 2, XSS: 1}},
         "files": {"opened": [{"path": format!("/{XSS}"), "count": 1, "failed": 0}], "written": [],
@@ -295,6 +296,14 @@ fn report_structure() {
         assert!(html.contains(s), "network section lacks {s}");
     }
     assert!(html.contains("killed by SIGKILL"));
+    assert!(
+        html.contains("[mipsel via qemu-user]"),
+        "emulated process architecture"
+    );
+    assert!(
+        html.contains("[x86-64]"),
+        "root architecture from the ELF header"
+    );
     assert!(html.contains("the analysis timed out"));
     assert!(html.contains("7 events past the cap of 10"));
 }
