@@ -206,7 +206,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Err(e) => eprintln!("ferret: the analysis was not recorded in the database: {e:#}"),
         }
     }
+    // report.html beside report.json (crates/ferret-html).
+    let html = ferret_html::write_report_dir(&analysis.out_dir)
+        .map_err(|e| eprintln!("ferret: report.html was not written: {e}"))
+        .ok();
     let mut out = io::stdout().lock();
+    if let (true, Some(p)) = (args.json, &html) {
+        eprintln!("ferret: report {}", p.display());
+    }
     if args.json {
         let v: Value = serde_json::from_str(&report_json)?;
         serde_json::to_writer_pretty(&mut out, &v)?;
@@ -215,6 +222,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let v: Value = serde_json::from_str(&report_json)?;
         write_summary(&mut out, &v, stored)?;
         writeln!(out, "output: {}", analysis.out_dir.display())?;
+        if let Some(p) = &html {
+            writeln!(out, "report: {}", p.display())?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
