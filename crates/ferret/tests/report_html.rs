@@ -28,8 +28,8 @@ fn check_report(sample: &Path, what: &str, net: &str) -> analyze_common::Run {
     );
     let html = std::fs::read_to_string(&html_path)
         .unwrap_or_else(|e| panic!("{what}: {} not written: {e}", html_path.display()));
-    let refs = external_references(&html, Allow::SelfContained)
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let refs =
+        external_references(&html, Allow::SelfContained).unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(refs.is_empty(), "{what}: external references: {refs:?}");
     let verdict = run.verdict().to_owned();
     assert!(
@@ -74,10 +74,21 @@ fn analyses_write_a_self_contained_report_html() {
         "fake",
     );
     let html = std::fs::read_to_string(run.out_dir.join("report.html")).unwrap_or_default();
-    for want in ["Fake internet: what the responders saw", "irc_c2", "NICK", "Endpoints ("] {
-        assert!(html.contains(want), "c2_client: no {want:?} in the network section");
+    for want in [
+        "Fake internet: what the responders saw",
+        "irc_c2",
+        "NICK",
+        "Endpoints (",
+    ] {
+        assert!(
+            html.contains(want),
+            "c2_client: no {want:?} in the network section"
+        );
     }
-    assert!(!html.contains("IRC (0)"), "c2_client: no IRC in the capture");
+    assert!(
+        !html.contains("IRC (0)"),
+        "c2_client: no IRC in the capture"
+    );
     run.cleanup();
 
     // A hostile file name reaches the page as text only.
