@@ -168,6 +168,14 @@ fn stat_lines(
     v
 }
 
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Runs the monitor until the duration passes or SIGINT/SIGTERM arrives. Events and alerts
 /// go to `out`; status (ready line, warnings, counters) to `log`.
 pub fn run(
@@ -197,8 +205,21 @@ pub fn run(
         roots.push(c);
     }
 
+    // The store is opened (and created) before the host is touched: a bad path fails early.
+    let mut store_join = None;
+    let store_handle = match &cfg.store {
+        Some(p) => {
+            let (h, j) = store::open(p).map_err(|e| err(e.to_string()))?;
+            store_join = Some(j);
+            Some(h)
+        }
+        None => None,
+    };
+
     sys::block_stop_signals().map_err(|e| err(format!("blocking SIGINT/SIGTERM: {e}")))?;
     let stop = Arc::new(AtomicBool::new(false));
+    // Publisher threads stop on every way out of this function, errors included.
+    let _stop_guard = StopOnDrop(Arc::clone(&stop));
     let signal = Arc::new(AtomicI32::new(0));
     {
         let (stop, signal) = (Arc::clone(&stop), Arc::clone(&signal));
@@ -314,7 +335,6 @@ pub fn run(
                     );
                 }
                 Err(ie) => {
-                    stop.store(true, Ordering::Relaxed);
                     return Err(err(format!(
                         "cannot watch files: fanotify: {fe}; inotify: {ie}"
                     )));
@@ -323,7 +343,6 @@ pub fn run(
         }
     }
     if sources.is_empty() {
-        stop.store(true, Ordering::Relaxed);
         return Err(err(
             "no event source available (audit, process connector and file watches all failed; run as root)",
         ));
@@ -331,15 +350,6 @@ pub fn run(
 
     // Subscribers.
     let sink = Sink::new(out);
-    let mut store_join = None;
-    let store_handle = match &cfg.store {
-        Some(p) => {
-            let (h, j) = store::open(p).map_err(|e| err(e.to_string()))?;
-            store_join = Some(j);
-            Some(h)
-        }
-        None => None,
-    };
     let mut subs: Vec<Box<dyn Subscriber + Send>> = Vec::new();
     subs.push(Box::new(RulesSub::new(
         engine,

@@ -179,6 +179,20 @@ impl Monitor {
     }
 }
 
+/// User plus system CPU time of a process, seconds.
+fn cpu_seconds(pid: i32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // Clock ticks are 100 per second on Linux.
+    f.iter().sum::<f64>() / 100.0
+}
+
 fn json_lines(lines: &[String]) -> (Vec<Value>, Vec<Value>) {
     let mut events = Vec::new();
     let mut alerts = Vec::new();
@@ -592,13 +606,16 @@ fn monitor_survives_an_exec_flood_with_bounded_memory() {
         Path::new(&format!("/proc/{}", mon.pid())).exists(),
         "monitor died during the flood"
     );
+    let cpu = cpu_seconds(mon.pid());
     mon.signal("TERM");
     let (ok, _, log) = mon.finish();
     assert!(ok, "{log:?}");
     for l in log.iter().filter(|l| l.contains("final")) {
         eprintln!("{l}");
     }
-    eprintln!("monitor VmHWM {hwm} KiB (bound {VM_HWM_BOUND_KIB}), {seen_lines} output lines");
+    eprintln!(
+        "monitor VmHWM {hwm} KiB (bound {VM_HWM_BOUND_KIB}), {seen_lines} output lines, {cpu:.2} s CPU"
+    );
     assert!(alert_seen, "no alert for the rename after the flood");
     assert!(hwm > 0 && hwm < VM_HWM_BOUND_KIB, "VmHWM {hwm} KiB");
     let periodic = log
