@@ -67,7 +67,10 @@ pub(crate) fn begin(h: &mut Html, title: &str, origin: Origin) {
         .raw("; style-src 'unsafe-inline'; img-src data:; connect-src ")
         .raw(connect)
         .raw("; form-action 'self'; base-uri 'none'\">\n")
-        .raw("<meta name=\"referrer\" content=\"no-referrer\">\n")
+        // Not no-referrer: under it browsers send `Origin: null` with form posts, which
+        // the server's cross-origin check must refuse. Same-origin sends nothing to
+        // any other site (and the pages link to none).
+        .raw("<meta name=\"referrer\" content=\"same-origin\">\n")
         .raw("<link rel=\"icon\" href=\"data:,\">\n<title>")
         .text(title)
         .raw("</title>\n<style>\n")

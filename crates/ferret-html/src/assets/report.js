@@ -365,7 +365,8 @@
             var msg = x.t;
             try {
               var j = JSON.parse(x.t);
-              msg = (j.column !== undefined ? 'column ' + j.column + ': ' : '') + (j.error || j.message || x.t);
+              msg = j.error || j.message || x.t;
+              if (j.column !== undefined && String(msg).indexOf('column') < 0) { msg = 'column ' + j.column + ': ' + msg; }
             } catch (e) { /* plain text */ }
             showError('filter error (HTTP ' + x.r.status + '): ' + msg);
             status.textContent = '';
