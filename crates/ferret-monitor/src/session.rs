@@ -246,8 +246,12 @@ fn undo(ctl: &mut AuditSocket, saved: &Saved) -> io::Result<()> {
     }
     let now = ctl.status()?;
     let me = u32::try_from(saved.pid).unwrap_or(0);
-    // Only touch the settings while nobody else has taken over audit since.
-    let nobody_else = now.pid == 0 || now.pid == me || !alive(now.pid);
+    // Only touch the settings while nobody else has taken over audit since: no daemon,
+    // ferret, a dead one, or the daemon that owned audit when ferret started (shared mode).
+    let nobody_else = now.pid == 0
+        || now.pid == me
+        || !alive(now.pid)
+        || (now.pid == saved.original.pid && !saved.became_daemon);
     if saved.became_daemon
         && (now.pid == me || (now.pid != 0 && !alive(now.pid)))
         && let Err(e) = ctl.set_pid(0)

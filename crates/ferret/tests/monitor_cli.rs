@@ -698,3 +698,75 @@ fn monitor_without_audit_reads_execs_from_proc_and_renames_from_comm() {
     );
     assert_eq!(audit_config(), before);
 }
+
+#[test]
+fn monitor_leaves_another_audit_daemon_alone_or_shares_it() {
+    if !require_root() {
+        return;
+    }
+    let _g = serial();
+    let before = audit_config();
+    let tools = tempfile::tempdir().expect("tools dir");
+    let stub = compile(tools.path(), "auditd_stub");
+    let mut daemon = Command::new(&stub)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("audit daemon stand-in");
+    let mut first = String::new();
+    BufReader::new(daemon.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("stub output");
+    assert_eq!(first.trim(), "registered");
+    let dpid = daemon.id();
+    let owned = audit_config();
+    assert!(owned.0.contains(&format!("pid {dpid}")), "{owned:?}");
+
+    // Without --share-audit: audit untouched, a warning, the other sources still run.
+    let mon = Monitor::start(&["--alerts-only"]);
+    assert_eq!(audit_config(), owned);
+    mon.signal("TERM");
+    let (ok, _, log) = mon.finish();
+    assert!(ok, "{log:?}");
+    assert!(
+        log.iter()
+            .any(|l| l.contains(&format!("owned by another daemon (pid {dpid})"))),
+        "{log:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains("ready (sources: proc-connector")),
+        "{log:?}"
+    );
+
+    // With --share-audit: records through the multicast group, the daemon stays registered.
+    let mon = Monitor::start(&["--json", "--share-audit"]);
+    assert!(
+        mon.log.iter().any(|l| l.contains("audit(shared)")),
+        "{:?}",
+        mon.log
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = u64::from(listener.local_addr().expect("addr").port());
+    drop(TcpStream::connect(("127.0.0.1", port as u16)).expect("connect"));
+    std::thread::sleep(Duration::from_secs(2));
+    mon.signal("TERM");
+    let (ok, out, log) = mon.finish();
+    assert!(ok, "{log:?}");
+    let (events, _) = json_lines(&out);
+    let me = u64::from(std::process::id());
+    assert!(
+        events.iter().any(|e| e["type"] == "connect"
+            && e["pid"].as_u64() == Some(me)
+            && sockaddr_port(e, "addr") == Some(port)),
+        "no connect to {port} through the shared audit stream"
+    );
+    assert_eq!(audit_config(), owned, "shared monitor did not restore");
+
+    let st = Command::new("kill")
+        .args(["-TERM", &dpid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(st.success());
+    assert!(daemon.wait().expect("wait stub").success());
+    assert_eq!(audit_config(), before);
+}
