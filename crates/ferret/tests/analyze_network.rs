@@ -125,6 +125,25 @@ fn arr<'a>(v: &'a Value, ptr: &str) -> &'a [Value] {
         .unwrap_or(&[])
 }
 
+/// The report matches docs/schema/analysis-report.schema.json (here with every kind of
+/// fake-net and capture record present).
+fn assert_schema_valid(report: &Value) {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/schema/analysis-report.schema.json");
+    let schema: Value = serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .take(20)
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report does not match the schema:\n{}",
+        errors.join("\n")
+    );
+}
+
 fn c2_client() -> PathBuf {
     ferret_samples::build();
     ferret_samples::path("x86_64", "c2_client", false)
@@ -151,6 +170,7 @@ fn c2_client_on_the_default_fake_internet() {
     let stdout = fs::read_to_string(run.out_dir.join("stdout")).unwrap();
     println!("sample output:\n{stdout}");
     assert_eq!(r["analysis"]["network"], "fake");
+    assert_schema_valid(r);
     assert!(
         stdout.contains(&format!("getaddrinfo({name}): ok 10.13.37.1")),
         "{stdout}"
@@ -327,6 +347,7 @@ fn net_none_is_loopback_only() {
     let r = &run.report;
     let stdout = fs::read_to_string(run.out_dir.join("stdout")).unwrap();
     assert_eq!(r["analysis"]["network"], "none");
+    assert_schema_valid(r);
     assert!(
         stdout.contains(&format!("getaddrinfo({name}): fail")),
         "{stdout}"
