@@ -11,7 +11,7 @@ use ferret_queue::{TaskInfo, TaskKind, TaskOptions, TaskState, artifact};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, queue_error};
 use crate::extract::{Q, TaskId};
 use crate::upload::{self, ArgsField, RawOptions, Rules, Upload};
 use crate::{AppState, OPENAPI, bytes_response, events, metrics};
@@ -30,10 +30,7 @@ const MAX_PAGE: u32 = 1000;
 const MAX_FILTER: usize = 16 << 10;
 
 fn db<T>(what: &str, r: ferret_queue::Result<T>) -> ApiResult<T> {
-    r.map_err(|e| match e {
-        ferret_queue::Error::Invalid(m) => ApiError::bad_request(m),
-        e => ApiError::internal(what, e),
-    })
+    r.map_err(|e| queue_error(what, e))
 }
 
 /// `GET /healthz`: the process is up (no authentication).
@@ -257,12 +254,35 @@ pub async fn report_json(State(st): State<AppState>, TaskId(id): TaskId) -> ApiR
     Ok(bytes_response("application/json", d))
 }
 
-/// `GET /api/tasks/{id}/report.html`: the self-contained report page.
+/// `GET /api/tasks/{id}/report.html`: the self-contained report page, as the worker
+/// stored it, or rendered here from report.json and events.jsonl when it stored none.
 pub async fn report_html(State(st): State<AppState>, TaskId(id): TaskId) -> ApiResult<Response> {
-    let d = artifact_data(&st, id, artifact::REPORT_HTML, "HTML report").await?;
-    let text =
-        String::from_utf8(d).map_err(|e| ApiError::internal("reading the HTML report", e))?;
-    Ok(html(text))
+    let q = st.queue();
+    if let Some(d) = db(
+        "reading the HTML report",
+        q.artifact(id, artifact::REPORT_HTML).await,
+    )? {
+        let text =
+            String::from_utf8(d).map_err(|e| ApiError::internal("reading the HTML report", e))?;
+        return Ok(html(text));
+    }
+    let report = artifact_data(&st, id, artifact::REPORT_JSON, "report").await?;
+    let report: serde_json::Value =
+        serde_json::from_slice(&report).map_err(|e| ApiError::internal("reading the report", e))?;
+    let events = db(
+        "reading the events",
+        q.artifact(id, artifact::EVENTS_JSONL).await,
+    )?;
+    let page = tokio::task::spawn_blocking(move || {
+        ferret_html::report_page(
+            &report,
+            events.as_deref(),
+            &ferret_html::ReportPage::default(),
+        )
+    })
+    .await
+    .map_err(|e| ApiError::internal("rendering the HTML report", e))?;
+    Ok(html(page))
 }
 
 /// `GET /api/tasks/{id}/pcap`: the capture of the detonation, or the submitted capture

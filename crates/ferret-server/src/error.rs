@@ -69,6 +69,23 @@ impl ApiError {
     }
 }
 
+/// The API's answer to a failed queue call: 400 with the queue's reason for an invalid
+/// argument, 503 (retry later) while the database is unreachable or restarting, 500
+/// otherwise.
+pub fn queue_error(what: &str, e: ferret_queue::Error) -> ApiError {
+    match e {
+        ferret_queue::Error::Invalid(m) => ApiError::bad_request(m),
+        e if e.is_transient() => {
+            eprintln!("ferret serve: {what}: {e}");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{what} failed: the database is unavailable; retry shortly"),
+            )
+        }
+        e => ApiError::internal(what, e),
+    }
+}
+
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.status, self.message)
@@ -90,6 +107,9 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            h.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             h.insert(
                 header::WWW_AUTHENTICATE,

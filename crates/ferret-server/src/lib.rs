@@ -97,7 +97,7 @@ impl AppState {
     async fn verify(&self, secret: &str) -> ApiResult<Option<String>> {
         match self.inner.queue.verify_token(secret).await {
             Ok(t) => Ok(t.map(|t| t.name)),
-            Err(e) => Err(ApiError::internal("token verification", e)),
+            Err(e) => Err(error::queue_error("token verification", e)),
         }
     }
 }

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::api::{self, html};
 use crate::auth::{self, Principal};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, queue_error};
 use crate::extract::TaskId;
 
 /// How often the task list polls the API, ms.
@@ -159,7 +159,7 @@ async fn render_task(st: &AppState, id: i64, p: &Principal) -> ApiResult<Respons
     let artifacts = q
         .artifacts(id)
         .await
-        .map_err(|e| ApiError::internal("listing artifacts", e))?;
+        .map_err(|e| queue_error("listing artifacts", e))?;
     let mut names: Vec<&str> = artifacts.iter().map(|a| a.name.as_str()).collect();
     if task.kind == TaskKind::Pcap && !names.contains(&artifact::CAPTURE_PCAP) {
         // The capture of a pcap task is its input, served by the same route.
@@ -174,12 +174,12 @@ async fn render_task(st: &AppState, id: i64, p: &Principal) -> ApiResult<Respons
                     .map_err(|e| ApiError::internal("reading the report", e))?,
             ),
             Ok(None) => None,
-            Err(e) => return Err(ApiError::internal("reading the report", e)),
+            Err(e) => return Err(queue_error("reading the report", e)),
         };
         let events = q
             .artifact(id, artifact::EVENTS_JSONL)
             .await
-            .map_err(|e| ApiError::internal("reading the events", e))?;
+            .map_err(|e| queue_error("reading the events", e))?;
         (report, events)
     } else {
         (None, None)

@@ -483,7 +483,9 @@ async fn tasks_artifacts_and_event_filtering() {
         if l.task.id == file_id {
             break l;
         }
-        assert!(e.queue.complete(&l, vec![], None, None).await.unwrap());
+        let report = br#"{"sample":{"name":"irc.pcap"},"verdict":"clean","score":0.0}"#;
+        let stored = vec![("report.json".to_owned(), report.to_vec())];
+        assert!(e.queue.complete(&l, stored, None, None).await.unwrap());
     };
     let events = concat!(
         r#"{"v":1,"num":1,"ts":1,"pid":5,"tid":5,"type":"openat","ret":3,"args":{"dirfd":{"fd":-100},"name":{"path":"/etc/passwd"},"flags":{"flags":{"value":0,"text":"O_RDONLY"}}}}"#,
@@ -522,6 +524,10 @@ async fn tasks_artifacts_and_event_filtering() {
             .starts_with("text/html")
     );
     assert!(r.headers.contains_key(header::CONTENT_SECURITY_POLICY));
+    // Without a stored report.html, the page is rendered from report.json.
+    let r = call(&e.app, get(format!("/api/tasks/{pcap_id}/report.html"))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(r.text().contains("irc.pcap") && r.text().contains("<html"));
     let r = call(&e.app, get(format!("/api/tasks/{file_id}/dropped"))).await;
     assert_eq!(r.headers[header::CONTENT_TYPE], "application/zip");
     assert!(
