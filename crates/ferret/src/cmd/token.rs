@@ -72,9 +72,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             TokenCommand::List => {
                 let tokens = queue.list_tokens().await?;
                 if tokens.is_empty() {
-                    eprintln!("ferret token: no tokens (create one with `ferret token create NAME`)");
+                    eprintln!(
+                        "ferret token: no tokens (create one with `ferret token create NAME`)"
+                    );
                 } else {
-                    writeln!(out, "{:<32} {:<20} LAST USED (UTC)", "NAME", "CREATED (UTC)")?;
+                    writeln!(
+                        out,
+                        "{:<32} {:<20} LAST USED (UTC)",
+                        "NAME", "CREATED (UTC)"
+                    )?;
                     for t in tokens {
                         writeln!(
                             out,
