@@ -744,7 +744,11 @@ pub fn analyze(
         Err(e) => {
             drop(spawned);
             let _ = sandbox.teardown();
-            let mut msg = e.to_string();
+            // `e` is already an `Error::Network`: keep its text without the prefix.
+            let mut msg = match e {
+                Error::Network(m) => m,
+                other => other.to_string(),
+            };
             for d in net.finish().errors {
                 msg.push_str("; ");
                 msg.push_str(&d);
