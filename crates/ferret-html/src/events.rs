@@ -109,12 +109,29 @@ const EVENT_SOFT_BYTES: usize = 4096;
 /// Scans events.jsonl. `max_events` and `max_bytes` bound what is embedded; the timeline
 /// has `buckets` columns.
 pub(crate) fn scan(jsonl: &[u8], max_events: usize, max_bytes: usize, buckets: usize) -> Scan {
+    // Reading a slice cannot fail.
+    scan_reader(jsonl, max_events, max_bytes, buckets).unwrap_or_default()
+}
+
+/// [`scan`] over a reader, line by line: events.jsonl of millions of events is never
+/// held in memory whole.
+pub(crate) fn scan_reader<R: std::io::BufRead>(
+    mut reader: R,
+    max_events: usize,
+    max_bytes: usize,
+    buckets: usize,
+) -> std::io::Result<Scan> {
     let mut s = Scan::default();
     let mut points: Vec<(u64, u8)> = Vec::new();
     let mut embedded_bytes = 0usize;
     let mut embedding = max_events > 0;
-    for line in jsonl.split(|b| *b == b'\n') {
-        let line = line.trim_ascii();
+    let mut buf = Vec::with_capacity(4096);
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf)? == 0 {
+            break;
+        }
+        let line = buf.trim_ascii();
         if line.is_empty() || line.first() == Some(&b'#') {
             continue;
         }
@@ -165,7 +182,7 @@ pub(crate) fn scan(jsonl: &[u8], max_events: usize, max_bytes: usize, buckets: u
             }
         }
     }
-    s
+    Ok(s)
 }
 
 /// Shortens strings past `max_str` characters and arrays past `max_items` items, in

@@ -24,7 +24,7 @@ pub mod ui;
 
 pub use attack::technique_name;
 pub use html::{escape, escape_into};
-pub use report::{ReportPage, ServedReport, report_page};
+pub use report::{ReportPage, ServedReport, report_page, report_page_from_reader};
 
 /// File name of the report page beside report.json.
 pub const REPORT_FILE: &str = "report.html";
@@ -39,12 +39,16 @@ pub fn write_report_dir(dir: &std::path::Path) -> std::io::Result<std::path::Pat
             format!("{}/report.json is not JSON: {e}", dir.display()),
         )
     })?;
-    let events = match std::fs::read(dir.join("events.jsonl")) {
-        Ok(e) => Some(e),
+    let mut events = match std::fs::File::open(dir.join("events.jsonl")) {
+        Ok(f) => Some(std::io::BufReader::with_capacity(1 << 16, f)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e),
     };
-    let page = report_page(&report, events.as_deref(), &ReportPage::default());
+    let page = report_page_from_reader(
+        &report,
+        events.as_mut().map(|r| r as &mut dyn std::io::BufRead),
+        &ReportPage::default(),
+    )?;
     let path = dir.join(REPORT_FILE);
     std::fs::write(&path, page)?;
     Ok(path)

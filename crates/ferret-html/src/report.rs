@@ -67,6 +67,39 @@ pub(crate) fn is_local_path(p: &str) -> bool {
 /// reference to anything outside the file. `events_jsonl` is the analysis's
 /// events.jsonl (`None`: no event table or timeline).
 pub fn report_page(report: &Value, events_jsonl: Option<&[u8]>, opts: &ReportPage) -> String {
+    let scan = events_jsonl.map(|e| scan_events(e, opts));
+    render(report, scan.as_ref(), opts)
+}
+
+/// [`report_page`] reading events.jsonl from `events` line by line (a file of millions
+/// of events is never held in memory whole). Fails only if reading fails.
+pub fn report_page_from_reader(
+    report: &Value,
+    events: Option<&mut dyn std::io::BufRead>,
+    opts: &ReportPage,
+) -> std::io::Result<String> {
+    let scan = match events {
+        Some(r) => Some(events::scan_reader(
+            r,
+            opts.max_events,
+            opts.max_event_bytes,
+            opts.timeline_buckets,
+        )?),
+        None => None,
+    };
+    Ok(render(report, scan.as_ref(), opts))
+}
+
+pub(crate) fn scan_events(jsonl: &[u8], opts: &ReportPage) -> Scan {
+    events::scan(
+        jsonl,
+        opts.max_events,
+        opts.max_event_bytes,
+        opts.timeline_buckets,
+    )
+}
+
+fn render(report: &Value, scan: Option<&Scan>, opts: &ReportPage) -> String {
     let mut h = Html::with_capacity(256 << 10);
     let origin = if opts.served.is_some() {
         Origin::Served
@@ -74,7 +107,7 @@ pub fn report_page(report: &Value, events_jsonl: Option<&[u8]>, opts: &ReportPag
         Origin::Offline
     };
     page::begin(&mut h, &page_title(report), origin);
-    write_report_body(&mut h, report, events_jsonl, opts, None);
+    write_report_body(&mut h, report, scan, opts, None);
     page::end(&mut h, &[REPORT_JS]);
     h.buf
 }
@@ -93,18 +126,10 @@ pub(crate) fn page_title(report: &Value) -> String {
 pub(crate) fn write_report_body(
     h: &mut Html,
     report: &Value,
-    events_jsonl: Option<&[u8]>,
+    scan: Option<&Scan>,
     opts: &ReportPage,
     before_main: Option<&dyn Fn(&mut Html)>,
 ) {
-    let scan = events_jsonl.map(|e| {
-        events::scan(
-            e,
-            opts.max_events,
-            opts.max_event_bytes,
-            opts.timeline_buckets,
-        )
-    });
     let capture = capture_of(report);
     let pcap_only = report.get("sample").is_none() && capture.is_some();
     let mut nav: Vec<(&str, &str)> = vec![("overview", "Overview")];
@@ -149,11 +174,11 @@ pub(crate) fn write_report_body(
     if pcap_only {
         overview_pcap(h, report);
     } else {
-        overview(h, report, scan.as_ref());
-        timeline(h, report, scan.as_ref());
+        overview(h, report, scan);
+        timeline(h, report, scan);
         signatures(h, report);
-        processes(h, report, scan.as_ref(), opts.max_processes.max(1));
-        event_table(h, report, scan.as_ref(), served_url.is_some(), opts);
+        processes(h, report, scan, opts.max_processes.max(1));
+        event_table(h, report, scan, served_url.is_some(), opts);
         files(h, report, rows);
     }
     network(h, report, capture, rows);

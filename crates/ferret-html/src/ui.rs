@@ -398,7 +398,8 @@ pub fn task_page(
                 downloads(h, links);
                 h.raw("</section>\n");
             };
-            report::write_report_body(h, r, events_jsonl, &opts, Some(&top));
+            let scan = events_jsonl.map(|e| report::scan_events(e, &opts));
+            report::write_report_body(h, r, scan.as_ref(), &opts, Some(&top));
         },
         &[REPORT_JS],
     )

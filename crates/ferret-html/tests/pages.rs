@@ -521,3 +521,31 @@ fn routes_must_be_same_origin() {
     assert!(page.contains("server misconfiguration"));
     assert!(!page.contains("evil.example/api\""));
 }
+
+#[test]
+fn reader_and_slice_render_the_same_page() {
+    let report = hostile_report();
+    let events = events_jsonl(3000);
+    let opts = ReportPage::default();
+    let from_slice = report_page(&report, Some(&events), &opts);
+    let mut reader = std::io::BufReader::with_capacity(7, &events[..]);
+    let from_reader = ferret_html::report_page_from_reader(
+        &report,
+        Some(&mut reader as &mut dyn std::io::BufRead),
+        &opts,
+    )
+    .expect("reading a slice cannot fail");
+    assert_eq!(from_slice, from_reader);
+    // A directory without events.jsonl still gets its page.
+    let dir = std::env::temp_dir().join(format!("ferret-html-dir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("report.json"), report.to_string()).expect("write");
+    let path = ferret_html::write_report_dir(&dir).expect("report.html");
+    let page = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(page.contains("No events to draw"));
+    std::fs::write(dir.join("report.json"), "{not json").expect("write");
+    let err = ferret_html::write_report_dir(&dir).expect_err("bad JSON refused");
+    assert!(err.to_string().contains("report.json is not JSON"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
