@@ -141,5 +141,11 @@ fn log_in_submit_wait_filter_screenshot() {
     ] {
         assert!(text.contains(step), "no '{step}' step in:\n{text}");
     }
+    // FERRET_KEEP_SCREENSHOTS=DIR keeps the screenshot for a look.
+    if let Some(keep) = std::env::var_os("FERRET_KEEP_SCREENSHOTS") {
+        let to = Path::new(&keep).join("serve_ui.png");
+        std::fs::copy(&shot, &to)
+            .unwrap_or_else(|e| panic!("keeping the screenshot as {}: {e}", to.display()));
+    }
     drop(server);
 }
