@@ -38,8 +38,14 @@ enum Command {
     Fields(cmd::rules::FieldsArgs),
     /// Watch this host live (process, network, file events) with the sandbox's rules; `query` reads a stored session.
     Monitor(cmd::monitor::Args),
+    /// Serve the REST API and web UI with in-process workers (task queue on SQLite or PostgreSQL).
+    Serve(cmd::serve::Args),
     /// Static analysis: file type, hashes, ELF facts, strings, IOCs, packer signs, YARA.
     Static(cmd::static_::Args),
+    /// API tokens of `ferret serve`: create (prints the secret once), list, revoke.
+    Token(cmd::token::Args),
+    /// Run analysis workers on a task database shared with `ferret serve` (e.g. PostgreSQL).
+    Worker(cmd::worker::Args),
     /// Print ferret's version and the optional parts compiled in.
     Version,
 }
@@ -55,7 +61,10 @@ fn main() -> ExitCode {
         Command::Rules(args) => cmd::rules::run(args),
         Command::Fields(args) => cmd::rules::fields(args),
         Command::Monitor(args) => cmd::monitor::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
         Command::Static(args) => cmd::static_::run(args),
+        Command::Token(args) => cmd::token::run(args),
+        Command::Worker(args) => cmd::worker::run(args),
         Command::Version => cmd::version::run(),
     };
     match result {
