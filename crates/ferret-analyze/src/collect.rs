@@ -26,6 +26,9 @@ struct ProcRec {
     execs: Vec<String>,
     exit: Option<ProcExit>,
     children: Vec<i64>,
+    /// Architecture and runner of its program (from `procexec`, inherited over fork).
+    arch: Option<String>,
+    runner: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -279,10 +282,19 @@ impl Collector {
     fn add_process(&mut self, pid: i64, ppid: i64) {
         if self.procs.contains_key(&pid) {
             // A late fork event for a process already seen through its own events.
+            let inherited = self
+                .procs
+                .get(&ppid)
+                .map(|p| (p.arch.clone(), p.runner.clone()));
             if let Some(p) = self.procs.get_mut(&pid)
                 && p.ppid == 0
             {
                 p.ppid = ppid;
+                if p.arch.is_none()
+                    && let Some((arch, runner)) = inherited
+                {
+                    (p.arch, p.runner) = (arch, runner);
+                }
             }
         } else {
             self.process_count += 1;
@@ -290,10 +302,17 @@ impl Collector {
                 return;
             }
             self.proc_order.push(pid);
+            let (arch, runner) = self
+                .procs
+                .get(&ppid)
+                .map(|p| (p.arch.clone(), p.runner.clone()))
+                .unwrap_or_default();
             self.procs.insert(
                 pid,
                 ProcRec {
                     ppid,
+                    arch,
+                    runner,
                     ..ProcRec::default()
                 },
             );
@@ -354,10 +373,16 @@ impl Collector {
                     .as_ref()
                     .and_then(|p| p.exepath.clone().or_else(|| p.exe.clone()))
                     .unwrap_or_default();
-                if let Some(p) = self.procs.get_mut(&ev.pid)
-                    && p.execs.len() < MAX_EXECS
-                {
-                    p.execs.push(exe);
+                let arch = ev.args.get("arch").and_then(Value::as_str);
+                let runner = ev.args.get("runner").and_then(Value::as_str);
+                if let Some(p) = self.procs.get_mut(&ev.pid) {
+                    if p.execs.len() < MAX_EXECS {
+                        p.execs.push(exe);
+                    }
+                    if let Some(a) = arch {
+                        p.arch = Some(a.to_owned());
+                        p.runner = Some(runner.unwrap_or("native").to_owned());
+                    }
                 }
                 return;
             }
@@ -569,6 +594,8 @@ impl Collector {
                 execs: rec.execs,
                 exit: rec.exit,
                 children: rec.children,
+                arch: rec.arch,
+                runner: rec.runner,
             });
         }
         let mut connections = Vec::new();

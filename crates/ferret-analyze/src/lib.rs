@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 mod collect;
+mod emulated;
 pub mod network;
 pub mod report;
 
@@ -55,6 +56,7 @@ use crate::report::{
     SampleInfo, StreamLimit, SyscallSummary, Timings,
 };
 
+pub use ferret_emu::{Arch, Error as EmuError};
 pub use ferret_sandbox::Limits;
 pub use network::{FakeNetOptions, fake_network};
 
@@ -137,6 +139,9 @@ pub struct AnalyzeOptions {
     pub max_dropped_analysed: usize,
     /// Dropped files listed in the report at most.
     pub max_dropped_listed: usize,
+    /// Architecture to run the sample as (`--arch`); `None` reads it from the ELF
+    /// header. Foreign architectures run under QEMU (see the `emulated` module docs).
+    pub arch: Option<Arch>,
 }
 
 impl Default for AnalyzeOptions {
@@ -157,6 +162,7 @@ impl Default for AnalyzeOptions {
             static_options: ferret_static::Options::default(),
             max_dropped_analysed: 100,
             max_dropped_listed: 10_000,
+            arch: None,
         }
     }
 }
@@ -700,6 +706,7 @@ pub fn analyze(
         sandbox_path: sandbox_path.clone(),
     };
     drop(st);
+    let plan = emulated::plan(&input.data, opts.arch).map_err(Error::Options)?;
     drop(input);
     let t_static = t0.elapsed();
 
@@ -720,6 +727,23 @@ pub fn analyze(
     let mut cfg = SandboxConfig::new(&opts.work_root).install(sample, &sandbox_path, 0o755);
     cfg.limits = opts.limits.clone();
     cfg.hostname = opts.hostname.clone();
+    let emu = match &plan {
+        Some(p) if p.emulated() => {
+            let traced = if opts.trace_all {
+                SyscallSet::all()
+            } else {
+                SyscallSet::default()
+            };
+            Some(
+                emulated::Emulation::start(p.clone(), &opts.work_root, traced)
+                    .map_err(Error::Sandbox)?,
+            )
+        }
+        _ => None,
+    };
+    if let Some(e) = &emu {
+        cfg = e.configure(cfg);
+    }
     let mut sandbox = Sandbox::new(cfg).map_err(|e| Error::Sandbox(e.to_string()))?;
     let set = if opts.trace_all {
         SyscallSet::all()
@@ -728,7 +752,10 @@ pub fn analyze(
     };
     let mut argv: Vec<OsString> = vec![OsString::from(&sandbox_path)];
     argv.extend(opts.args.iter().cloned());
-    let mut spec = SpawnSpec::new(argv);
+    let mut spec = match &emu {
+        Some(e) => e.spawn_spec(Path::new(&sandbox_path), &opts.args),
+        None => SpawnSpec::new(argv),
+    };
     spec.stdout_cap = opts.output_cap;
     spec.stderr_cap = opts.output_cap;
     spec.extra_seccomp = Some(ptrace_filter(&set));
@@ -756,6 +783,19 @@ pub fn analyze(
             return Err(Error::Network(msg));
         }
     }
+    // A dynamically linked i386 sample needs the i386 loader where its ELF names it.
+    if let Some(p) = &plan
+        && let Err(e) = p.mount_native_libs(spawned.pid_map().init_host_pid())
+    {
+        drop(spawned);
+        let _ = sandbox.teardown();
+        let mut msg = e.to_string();
+        for d in net.finish().errors {
+            msg.push_str("; ");
+            msg.push_str(&d);
+        }
+        return Err(Error::Sandbox(msg));
+    }
     let t_setup = t_setup0.elapsed();
 
     run_detonation(DetonationCtx {
@@ -775,6 +815,8 @@ pub fn analyze(
         network_name,
         network_notes,
         net,
+        arch: report::ArchInfo::of(plan.as_ref()),
+        emu,
     })
 }
 
@@ -795,6 +837,8 @@ struct DetonationCtx<'a> {
     network_name: String,
     network_notes: Vec<String>,
     net: TaskNet<'a>,
+    arch: Option<report::ArchInfo>,
+    emu: Option<emulated::Emulation>,
 }
 
 fn run_detonation(ctx: DetonationCtx<'_>) -> Result<Analysis> {
@@ -815,6 +859,8 @@ fn run_detonation(ctx: DetonationCtx<'_>) -> Result<Analysis> {
         network_name,
         network_notes,
         net,
+        arch,
+        emu,
     } = ctx;
     let clock = Clock::now();
     let pid_map = spawned.pid_map().clone();
@@ -828,22 +874,30 @@ fn run_detonation(ctx: DetonationCtx<'_>) -> Result<Analysis> {
     let (tx, rx): (SyncSender<Msg>, Receiver<Msg>) = mpsc::sync_channel(256);
     let cap = opts.max_events;
     let proc_counter = Arc::clone(&counter);
+    // An emulated run's host events wait for the guest log: they are merged at the end.
+    let buffered = emu.is_some();
     let processor = std::thread::Builder::new()
         .name("ferret-events".into())
         .spawn(move || {
             let mut c = Collector::new(engine, events_file, cap, proc_counter);
             c.add_root(root_ns);
+            let mut held = Vec::new();
             for msg in rx {
                 match msg {
                     Msg::Trace(batch) => {
                         for t in batch {
-                            c.accept(t.to_event(0));
+                            if buffered {
+                                held.push(t.to_event(0));
+                            } else {
+                                c.accept(t.to_event(0));
+                            }
                         }
                     }
+                    Msg::Event(e) if buffered => held.push(e),
                     Msg::Event(e) => c.accept(e),
                 }
             }
-            c
+            (c, held)
         })
         .map_err(|e| Error::Sandbox(format!("starting the event thread: {e}")))?;
 
@@ -999,9 +1053,14 @@ fn run_detonation(ctx: DetonationCtx<'_>) -> Result<Analysis> {
     });
     send_denied(&outcome.denied_syscalls, denied_sent);
     drop(tx);
-    let mut collector = processor
+    let (mut collector, held) = processor
         .join()
         .map_err(|_| Error::Sandbox("the event thread panicked".into()))?;
+    if let Some(e) = emu {
+        for ev in e.finish(held, root_ns, &opts.out_dir, &mut errors) {
+            collector.accept(ev);
+        }
+    }
     if let Some(s) = &trace_run.summary {
         collector.add_dropped(s.dropped_events);
     }
@@ -1139,6 +1198,7 @@ fn run_detonation(ctx: DetonationCtx<'_>) -> Result<Analysis> {
             trace_all: opts.trace_all,
             max_events: opts.max_events,
             hostname: opts.hostname.clone(),
+            arch,
         },
         sample: sample_info,
         static_: static_json,

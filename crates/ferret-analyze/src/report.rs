@@ -64,6 +64,39 @@ pub struct AnalysisInfo {
     pub max_events: u64,
     /// Host name the sample saw.
     pub hostname: String,
+    /// The sample's architecture and what ran it (absent for files that are no ELF
+    /// program of a known architecture, e.g. scripts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arch: Option<ArchInfo>,
+}
+
+/// Architecture of the sample and its runner.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArchInfo {
+    /// Architecture (`x86_64`, `i386`, `arm`, `aarch64`, `mips`, `mipsel`, `ppc`...).
+    pub name: String,
+    /// `native`, or the emulator's file name (`qemu-mips-static`).
+    pub runner: String,
+    /// The sample ran under an emulator.
+    pub emulated: bool,
+    /// Chosen with `--arch` instead of read from the ELF header.
+    pub forced: bool,
+    /// Program interpreter (`PT_INTERP`) of a dynamically linked sample.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interpreter: Option<String>,
+}
+
+impl ArchInfo {
+    pub(crate) fn of(plan: Option<&ferret_emu::Plan>) -> Option<ArchInfo> {
+        let plan = plan?;
+        Some(ArchInfo {
+            name: plan.arch.name().to_owned(),
+            runner: crate::emulated::runner_name(plan),
+            emulated: plan.emulated(),
+            forced: plan.forced,
+            interpreter: plan.interpreter.clone(),
+        })
+    }
 }
 
 /// The analysed file.
@@ -116,6 +149,13 @@ pub struct ProcessInfo {
     pub exit: Option<ProcExit>,
     /// Child processes, by sandbox pid.
     pub children: Vec<i64>,
+    /// Architecture of its program (`x86_64`, `mips`...), inherited over fork; absent
+    /// when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// What ran its program: `native` or the emulator (`qemu-arm-static`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runner: Option<String>,
 }
 
 /// How a process ended: `{"code": N}` or `{"signal": "SIGKILL", "core": false}`.

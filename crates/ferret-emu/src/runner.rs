@@ -182,6 +182,62 @@ impl Plan {
     }
 }
 
+/// Where Debian's cross C library for i386 (`libc6-i386-cross`) keeps the loader and
+/// libraries; the sandbox sees it too (the host's /usr is bound).
+const I386_CROSS_LIB: &str = "/usr/i686-linux-gnu/lib";
+
+impl Plan {
+    /// For a dynamically linked i386 sample on a host without the i386 loader (no
+    /// multiarch `libc6:i386`): the overlay that makes the i386 cross C library appear
+    /// in the sandbox's `/usr/lib` (and so at `/lib`, a link to it), where the ELF names
+    /// its loader (`/lib/ld-linux.so.2`) and the loader looks for libraries. `None`
+    /// when nothing is missing or the cross library is not installed.
+    pub fn native_lib_overlay(&self) -> Option<String> {
+        let interp = self.interpreter.as_deref()?;
+        if self.arch != Arch::I386 || Path::new(interp).exists() {
+            return None;
+        }
+        let cross = Path::new(I386_CROSS_LIB);
+        let name = Path::new(interp).file_name()?;
+        if !cross.join(name).is_file() {
+            return None;
+        }
+        // The host's /usr/lib stays on top: its files win any name clash.
+        Some(format!(
+            "ro,nosuid,nodev,lowerdir=/usr/lib:{I386_CROSS_LIB}"
+        ))
+    }
+
+    /// Mounts [`native_lib_overlay`](Self::native_lib_overlay) on `/usr/lib` in the
+    /// mount namespace of the sandbox whose init has host pid `init_host_pid`. Call it
+    /// after the sample is spawned and before it is released: the sample's `execve`
+    /// then finds the loader. The overlay has no upper layer (read-only) and lives and
+    /// dies with the sandbox's mount namespace; the host's mounts are not touched.
+    /// Returns whether anything was mounted.
+    pub fn mount_native_libs(&self, init_host_pid: i32) -> Result<bool, Error> {
+        let Some(opts) = self.native_lib_overlay() else {
+            return Ok(false);
+        };
+        // nsenter(1) enters only the mount namespace (keeping the host's credentials,
+        // which own every namespace of the sandbox) and takes its root, the sandbox's.
+        let out = std::process::Command::new("nsenter")
+            .arg(format!("--target={init_host_pid}"))
+            .args(["--mount", "--", "mount", "-t", "overlay", "-o"])
+            .arg(&opts)
+            .args(["ferret-i386-libs", "/usr/lib"])
+            .output()
+            .map_err(|e| Error::Io(format!("running nsenter (util-linux): {e}")))?;
+        if !out.status.success() {
+            return Err(Error::Io(format!(
+                "mounting the i386 C library in the sandbox failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(true)
+    }
+}
+
 /// Whether the running kernel gives each user namespace its own binfmt_misc
 /// instance (Linux >= 6.7), which the sandbox needs to register handlers without
 /// touching the host's.

@@ -176,11 +176,13 @@ impl StraceParser {
             } else if let Some((pid, len)) = pid_prefix(s) {
                 let body = s.get(len..).unwrap_or("");
                 let (call, clen, nested) = take_call(body);
-                self.on_call(pid, &call, ts);
-                // Pieces other processes wrote while this call was being printed.
+                // Pieces other processes wrote while this call was being printed: they
+                // come first, as none of them can be this call's return (QEMU prints
+                // the arguments before the call runs).
                 for piece in nested {
                     self.parse_text(piece, ts);
                 }
+                self.on_call(pid, &call, ts);
                 s = body.get(clen..).unwrap_or("");
             } else if let Some((v, len)) = value_prefix(s) {
                 self.on_piece(Piece::Val(v), s);
@@ -353,6 +355,16 @@ impl StraceParser {
     fn lane_for_value(&mut self, v: i64) -> Option<usize> {
         let after_eq = |l: &Lane| matches!(l.st, St::AfterEq(_));
         let in_call = |l: &Lane| matches!(l.st, St::InCall(_));
+        // The `=` just written is followed by its value (one process writes ` = ` and
+        // the value back to back far more often than another cuts in between).
+        if let Some(i) = self.last
+            && self
+                .lanes
+                .get(i)
+                .is_some_and(|l| after_eq(l) && self.accepts(l, v))
+        {
+            return Some(i);
+        }
         // A forked child prints its `= 0` first thing: it takes a 0 when it owes one.
         let pick = if v == 0 {
             self.best(|l| l.fork_child && after_eq(l))
@@ -514,7 +526,32 @@ fn value_prefix(s: &str) -> Option<(i64, usize)> {
         return None;
     }
     let v: i64 = body.get(..n)?.parse().ok()?;
-    Some((if neg { -v } else { v }, usize::from(neg) + n))
+    let len = usize::from(neg) + n;
+    Some((if neg { -v } else { v }, len + ret_extra_len(s.get(len..)?)))
+}
+
+/// Length of what QEMU prints after some return values, up to the newline: the data
+/// the call returned, e.g. `= 0 ({tv_sec = 1,tv_nsec = 2})` for `clock_gettime` or
+/// `= 1 (rfds=[3])` for `select`. No piece of the log starts with ` (`.
+fn ret_extra_len(s: &str) -> usize {
+    let Some(inner) = s.strip_prefix(" (") else {
+        return 0;
+    };
+    let mut depth = 1usize;
+    for (i, c) in inner.char_indices() {
+        match c {
+            '(' | '{' | '[' => depth += 1,
+            ')' | '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return 2 + i + 1;
+                }
+            }
+            '\n' => return 0,
+            _ => {}
+        }
+    }
+    0
 }
 
 fn is_exec(ev: &Event) -> bool {
@@ -568,7 +605,11 @@ fn take_call(s: &str) -> (Cow<'_, str>, usize, Vec<&str>) {
                     i += 1;
                     continue;
                 }
-                let boundary = i > open && matches!(b.get(i - 1), Some(b'(' | b',' | b'{'));
+                // Another process's piece can start after an argument separator, or
+                // right after another such piece.
+                let boundary = i > open
+                    && (matches!(b.get(i - 1), Some(b'(' | b',' | b'{'))
+                        || (i == seg_start && !nested.is_empty()));
                 let rest = s.get(i..).unwrap_or("");
                 if boundary {
                     let foreign = if let Some((_, plen)) = pid_prefix(rest) {
@@ -816,6 +857,93 @@ const PRCTL: &[(u64, &str)] = &[
     (0x5961_6d61, "PR_SET_PTRACER"),
 ];
 
+/// ptrace requests by number (the generic ones, the same on every architecture).
+const PTRACE: &[(u64, &str)] = &[
+    (0, "PTRACE_TRACEME"),
+    (1, "PTRACE_PEEKTEXT"),
+    (2, "PTRACE_PEEKDATA"),
+    (3, "PTRACE_PEEKUSER"),
+    (4, "PTRACE_POKETEXT"),
+    (5, "PTRACE_POKEDATA"),
+    (6, "PTRACE_POKEUSER"),
+    (7, "PTRACE_CONT"),
+    (8, "PTRACE_KILL"),
+    (9, "PTRACE_SINGLESTEP"),
+    (16, "PTRACE_ATTACH"),
+    (17, "PTRACE_DETACH"),
+    (24, "PTRACE_SYSCALL"),
+    (0x4200, "PTRACE_SETOPTIONS"),
+    (0x4201, "PTRACE_GETEVENTMSG"),
+    (0x4202, "PTRACE_GETSIGINFO"),
+    (0x4206, "PTRACE_SEIZE"),
+    (0x4207, "PTRACE_INTERRUPT"),
+    (0x4208, "PTRACE_LISTEN"),
+];
+
+/// A file mode as QEMU prints it: octal (`0755`, `0100644`), or `S_IFREG|0644`.
+fn parse_mode(s: &str) -> Option<u64> {
+    let mut v = 0u64;
+    for part in s.split('|') {
+        let part = part.trim();
+        v |= match part {
+            "S_IFREG" => 0o100000,
+            "S_IFDIR" => 0o040000,
+            "S_IFCHR" => 0o020000,
+            "S_IFBLK" => 0o060000,
+            "S_IFIFO" => 0o010000,
+            "S_IFSOCK" => 0o140000,
+            "S_IFLNK" => 0o120000,
+            p if p.starts_with("0x") => u64::from_str_radix(p.get(2..)?, 16).ok()?,
+            p => u64::from_str_radix(p, 8).ok()?,
+        };
+    }
+    Some(v)
+}
+
+/// Permission and special bits by name, as the host tracer names them (rules test
+/// `evt.arg.mode contains S_IXUSR`).
+const MODE_BITS: [(u64, &str); 12] = [
+    (0o4000, "S_ISUID"),
+    (0o2000, "S_ISGID"),
+    (0o1000, "S_ISVTX"),
+    (0o400, "S_IRUSR"),
+    (0o200, "S_IWUSR"),
+    (0o100, "S_IXUSR"),
+    (0o040, "S_IRGRP"),
+    (0o020, "S_IWGRP"),
+    (0o010, "S_IXGRP"),
+    (0o004, "S_IROTH"),
+    (0o002, "S_IWOTH"),
+    (0o001, "S_IXOTH"),
+];
+
+fn mode_value(v: u64) -> Value {
+    let kind = match v & 0o170000 {
+        0 => None,
+        0o100000 => Some("S_IFREG"),
+        0o040000 => Some("S_IFDIR"),
+        0o020000 => Some("S_IFCHR"),
+        0o060000 => Some("S_IFBLK"),
+        0o010000 => Some("S_IFIFO"),
+        0o140000 => Some("S_IFSOCK"),
+        0o120000 => Some("S_IFLNK"),
+        _ => Some("S_IF?"),
+    };
+    let names: Vec<&str> = kind
+        .into_iter()
+        .chain(
+            MODE_BITS
+                .iter()
+                .filter(|(bit, _)| v & bit != 0)
+                .map(|(_, n)| *n),
+        )
+        .collect();
+    Value::Flags {
+        value: v,
+        text: names.join("|"),
+    }
+}
+
 fn fd_value(s: &str) -> Value {
     if s == "AT_FDCWD" {
         Value::Fd(-100)
@@ -899,10 +1027,14 @@ fn arg_names(name: &str) -> &'static [&'static str] {
         "close" | "fchdir" | "read" | "write" | "fstat" | "fstat64" => &["fd", "buf", "size"],
         "dup" => &["fd"],
         "dup2" | "dup3" => &["oldfd", "newfd", "flags"],
-        "chdir" | "unlink" | "rmdir" | "mkdir" | "chmod" | "access" | "readlink" | "stat"
-        | "stat64" | "lstat" | "lstat64" => &["path", "arg1", "arg2"],
-        "unlinkat" | "mkdirat" | "fchmodat" | "faccessat" | "readlinkat" | "newfstatat"
-        | "fstatat64" => &["dirfd", "path", "arg2", "arg3"],
+        "chmod" | "mkdir" => &["path", "mode"],
+        "fchmod" => &["fd", "mode"],
+        "fchmodat" | "mkdirat" => &["dirfd", "path", "mode", "flags"],
+        "chdir" | "unlink" | "rmdir" | "access" | "readlink" | "stat" | "stat64" | "lstat"
+        | "lstat64" => &["path", "arg1", "arg2"],
+        "unlinkat" | "faccessat" | "readlinkat" | "newfstatat" | "fstatat64" => {
+            &["dirfd", "path", "arg2", "arg3"]
+        }
         "rename" | "link" | "symlink" => &["oldpath", "newpath"],
         "renameat" | "renameat2" => &["olddirfd", "oldpath", "newdirfd", "newpath", "flags"],
         "prctl" => &["option", "arg2", "arg3", "arg4", "arg5"],
@@ -969,6 +1101,17 @@ fn decode_call(num: u64, ts: u64, pid: i64, call: &str) -> Option<Event> {
                 }
                 None => flags_value(a),
             },
+            "request" if name == "ptrace" => match parse_int(a) {
+                Some(v) => Value::Flags {
+                    value: v as u64,
+                    text: PTRACE
+                        .iter()
+                        .find(|(n, _)| *n == v as u64)
+                        .map_or_else(String::new, |(_, t)| (*t).to_owned()),
+                },
+                None => flags_value(a),
+            },
+            "mode" => parse_mode(a).map_or_else(|| generic_value(a), mode_value),
             "arg2" if name == "prctl" && a.starts_with('"') => {
                 // A QEMU that decodes PR_SET_NAME prints the name.
                 ev.args
@@ -1000,6 +1143,108 @@ mod tests {
             .iter()
             .find(|e| e.pid == pid && e.ty == ty)
             .unwrap_or_else(|| panic!("no {ty} of {pid} in {:#?}", p.events))
+    }
+
+    #[test]
+    fn a_value_follows_its_own_eq_even_when_a_fork_child_owes_a_zero() {
+        let p = parse(concat!(
+            "2 clone(CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|0x11,child_stack=0x0,parent_tidptr=0x0,tls=0x0,child_tidptr=0x55) = 4\n",
+            "2 newfstatat(1,\"\",0x0000005502820d30,0x1000) = 0\n",
+            "2 exit_group(0)\n",
+            " = 0\n",
+            "4 setsid() = 4\n",
+        ));
+        assert!(p.anomalies.is_empty(), "{:?}", p.anomalies);
+        assert_eq!(by(&p, 2, "clone").ret, Some(4));
+        assert_eq!(by(&p, 2, "newfstatat").ret, Some(0));
+        assert_eq!(by(&p, 4, "setsid").ret, Some(4));
+    }
+
+    /// QEMU writes a call in several pieces (pid and name, then each argument): a
+    /// whole call of another process can sit between `openat(` and its arguments.
+    #[test]
+    fn pieces_between_a_call_name_and_its_arguments() {
+        let p = parse(concat!(
+            "2 clone(CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|0x12,child_stack=0x00000000,parent_tidptr=0x00000000,tls=0x00000000,child_tidptr=0x3f7bbf28) = 4\n",
+            "2 clock_gettime64(CLOCK_MONOTONIC,0x3ffffc80) = 0 ({tv_sec = 12566,tv_nsec = 994256342})\n",
+            "2 wait4(4,1073741044,1,0,0,0) = 0\n",
+            "2 clock_gettime64(CLOCK_MONOTONIC,0x3ffffc80) = 0 ({tv_sec = 12566,tv_nsec = 994519122})\n",
+            "2 clock_nanosleep(CLOCK_REALTIME,0,{tv_sec = 0,tv_nsec = 20000000},{tv_sec = 1065170936,tv_nsec = 4}) = 0\n",
+            "4 set_robust_list(1065074476,12,0,0,0,0) = -1 errno=89 (Function not implemented)\n",
+            "4 execve(\"/tmp/.x\",{\"/tmp/.x\",\"--ferret-child\",NULL})4 brk(NULL) = 0x40012000\n",
+            "4 mmap2(NULL,8192,PROT_READ|PROT_WRITE,MAP_PRIVATE|MAP_ANONYMOUS,-1,0) = 0x3f7bb000\n",
+            "4 access(\"/etc/ld.so.preload\", = R_OK)0\n",
+            " = 2 wait4(4,1073741044,1,0,0,0)-1 errno=2 (No such file or directory)\n",
+            "4 openat( = 0\n",
+            "2 clock_gettime64(CLOCK_MONOTONIC,0x3ffffc80) = 0 ({tv_sec = 12567,tv_nsec = 16302023})\n",
+            "2 clock_nanosleep(CLOCK_REALTIME,0,{tv_sec = 0,tv_nsec = 20000000},{tv_sec = 1073740992,tv_nsec = 4})AT_FDCWD,\"/etc/ld.so.cache\",O_RDONLY|O_LARGEFILE|O_CLOEXEC) = 5\n",
+            "4 statx(5,\"\",AT_EMPTY_PATH|AT_NO_AUTOMOUNT,STATX_BASIC_STATS,0x3fffebc8) = 0\n",
+            "4 mmap2(NULL,38863,PROT_READ,MAP_PRIVATE,5,0) = 0x3f7b1000\n",
+        ));
+        assert!(p.anomalies.is_empty(), "{:?}", p.anomalies);
+        let open = p
+            .events
+            .iter()
+            .find(|e| e.pid == 4 && e.ty == "openat")
+            .unwrap();
+        assert_eq!(
+            open.args.get("name"),
+            Some(&Value::Path("/etc/ld.so.cache".into()))
+        );
+        assert_eq!(open.ret, Some(5));
+        assert_eq!(by(&p, 4, "execve").ret, Some(0));
+        assert_eq!(by(&p, 4, "statx").ret, Some(0));
+    }
+
+    #[test]
+    fn data_printed_after_a_return_value_belongs_to_it() {
+        let p = parse(concat!(
+            "5 clock_gettime(CLOCK_MONOTONIC,0x407ffe08) = 0 ({tv_sec = 11430,tv_nsec = 298516522})\n",
+            "5 _newselect(4,0x407ffd00,0,0,0x407ffcf8) = 1 (rfds=[3])\n",
+            "5 getpid() = 5\n",
+        ));
+        assert!(p.anomalies.is_empty(), "{:?}", p.anomalies);
+        assert_eq!(by(&p, 5, "clock_gettime").ret, Some(0));
+        assert_eq!(by(&p, 5, "_newselect").ret, Some(1));
+        assert_eq!(by(&p, 5, "getpid").ret, Some(5));
+    }
+
+    #[test]
+    fn modes_and_ptrace_requests_are_named_as_the_host_tracer_names_them() {
+        let p = parse(concat!(
+            "9 chmod(\"/tmp/.x\",0755) = 0\n",
+            "9 fchmodat(AT_FDCWD,\"/tmp/y\",04711,0) = 0\n",
+            "9 ptrace(0,0,0,0,0,0) = -1 errno=38 (Function not implemented)\n",
+            "9 mkdir(\"/root/.ssh\",0700) = 0\n",
+        ));
+        assert!(p.anomalies.is_empty(), "{:?}", p.anomalies);
+        assert_eq!(
+            by(&p, 9, "chmod").args.get("mode"),
+            Some(&Value::Flags {
+                value: 0o755,
+                text: "S_IRUSR|S_IWUSR|S_IXUSR|S_IRGRP|S_IXGRP|S_IROTH|S_IXOTH".into()
+            })
+        );
+        let at = by(&p, 9, "fchmodat");
+        assert_eq!(at.args.get("path"), Some(&Value::Path("/tmp/y".into())));
+        assert_eq!(
+            at.args.get("mode").and_then(Value::as_str),
+            Some("S_ISUID|S_IRUSR|S_IWUSR|S_IXUSR|S_IXGRP|S_IXOTH")
+        );
+        assert_eq!(
+            by(&p, 9, "ptrace").args.get("request"),
+            Some(&Value::Flags {
+                value: 0,
+                text: "PTRACE_TRACEME".into()
+            })
+        );
+        assert_eq!(
+            by(&p, 9, "mkdir").args.get("mode").and_then(Value::as_i64),
+            Some(0o700)
+        );
+        assert_eq!(parse_mode("S_IFREG|0644"), Some(0o100644));
+        assert_eq!(parse_mode("0x1ed"), Some(0o755));
+        assert_eq!(parse_mode("rwx"), None);
     }
 
     #[test]

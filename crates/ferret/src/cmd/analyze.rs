@@ -56,9 +56,19 @@ pub struct Args {
     /// Skip YARA scanning of the sample and the dropped files.
     #[arg(long)]
     no_yara: bool,
+    /// Run the sample as this architecture instead of the one its ELF header names
+    /// (x86_64, i386, arm, armhf, aarch64, mips, mipsel, ppc, ppc64le, riscv64...);
+    /// foreign architectures run under qemu-user.
+    #[arg(long, value_name = "NAME", value_parser = parse_arch)]
+    arch: Option<ferret_analyze::Arch>,
     /// Arguments for the sample (everything after `--args`; put it last).
     #[arg(long = "args", num_args = 1.., allow_hyphen_values = true, value_name = "ARG")]
     args: Vec<OsString>,
+}
+
+fn parse_arch(s: &str) -> Result<ferret_analyze::Arch, String> {
+    s.parse()
+        .map_err(|e: ferret_analyze::EmuError| e.to_string())
 }
 
 /// Progress on a terminal: one rewritten line on stderr.
@@ -167,6 +177,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         trace_all: args.trace_all,
         max_events: args.max_events,
         yara: yara_fn(args.no_yara)?,
+        arch: args.arch,
         ..AnalyzeOptions::default()
     };
     let tty = io::stderr().is_terminal();
@@ -259,6 +270,19 @@ pub fn write_summary(out: &mut dyn Write, r: &Value, id: Option<i64>) -> io::Res
         s(sample, "file_type")
     )?;
     writeln!(out, "sha256:   {}", s(sample, "sha256"))?;
+    if let Some(a) = r.pointer("/analysis/arch") {
+        writeln!(
+            out,
+            "arch:     {} ({}{})",
+            s(a, "name"),
+            s(a, "runner"),
+            if a.get("forced").and_then(Value::as_bool) == Some(true) {
+                ", forced with --arch"
+            } else {
+                ""
+            }
+        )?;
+    }
     if let Some(id) = id {
         writeln!(out, "id:       {id}")?;
     }
@@ -339,9 +363,14 @@ pub fn write_summary(out: &mut dyn Write, r: &Value, id: Option<i64>) -> io::Res
             c => c,
         };
         let cmd: String = cmd.chars().take(100).collect();
+        // Only emulated programs name their architecture: native is the default.
+        let arch = match p.get("runner").and_then(Value::as_str) {
+            Some(r) if r != "native" => format!(" ({} via {r})", s(p, "arch")),
+            _ => String::new(),
+        };
         writeln!(
             out,
-            "  {:indent$}{pid} {cmd} [{}] {}",
+            "  {:indent$}{pid} {cmd} [{}]{arch} {}",
             "",
             s(p, "name"),
             exit_text(p.get("exit")),
