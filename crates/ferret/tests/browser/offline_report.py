@@ -30,6 +30,56 @@ def wait(d, cond, what, timeout=20):
     fail("timed out waiting for " + what + "; console: " + json.dumps(console_errors(d)))
 
 
+def arg(e, name):
+    """Display value of an argument, as the page shows it."""
+    v = (e.get("args") or {}).get(name)
+    if not isinstance(v, dict):
+        return None
+    for k in ("int", "uint", "fd", "str", "path", "bytes", "errno"):
+        if k in v:
+            return v[k]
+    if "flags" in v:
+        return v["flags"].get("text")
+    if "strs" in v:
+        return " ".join(v["strs"])
+    if "sockaddr" in v:
+        s = v["sockaddr"]
+        if "path" in s:
+            return s["path"]
+        if "ip" in s:
+            ip = "[%s]" % s["ip"] if ":" in s["ip"] else s["ip"]
+            return ip + (":%d" % s["port"] if "port" in s else "")
+        return s.get("family", "")
+    return None
+
+
+def path_of(e):
+    return arg(e, "name") or arg(e, "pathname") or arg(e, "filename") or ""
+
+
+def failed(e):
+    return "ret" in e and e["ret"] < 0
+
+
+CASES = [
+    ("evt.type in (openat, connect, execve)", lambda e: e.get("type") in ("openat", "connect", "execve")),
+    ("evt.type = openat and fd.name startswith /etc/", lambda e: e.get("type") == "openat" and path_of(e).startswith("/etc/")),
+    ("evt.type=openat and not fd.name contains lib", lambda e: e.get("type") == "openat" and "lib" not in path_of(e)),
+    ("evt.failed = true", failed),
+    ("evt.failed=false and (evt.type = openat or evt.type = connect)",
+     lambda e: not failed(e) and e.get("type") in ("openat", "connect")),
+    ("evt.num > 100 and evt.num <= 300", lambda e: 100 < e.get("num", 0) <= 300),
+    ("evt.rawres < 0", lambda e: "ret" in e and e["ret"] < 0),
+    ("proc.pid != 2", lambda e: e.get("pid") != 2),
+    ("evt.arg.addr exists", lambda e: "addr" in (e.get("args") or {})),
+    ("fd.name icontains ETC/PASSWD", lambda e: "etc/passwd" in path_of(e).lower()),
+    ("fd.name endswith .so.6", lambda e: path_of(e).endswith(".so.6")),
+    ("evt.type = 'openat' and evt.arg.flags contains O_WRONLY",
+     lambda e: e.get("type") == "openat" and "O_WRONLY" in (arg(e, "flags") or "")),
+    ("not (evt.type = mmap or evt.type = close)", lambda e: e.get("type") not in ("mmap", "close")),
+]
+
+
 def click(d, element_id):
     """Clicks an element scrolled to the middle of the window (the sticky section bar
     covers the top)."""
@@ -78,6 +128,14 @@ def main():
         types = {r.find_elements(By.TAG_NAME, "td")[4].text for r in d.find_elements(By.CSS_SELECTOR, "#ev-table tbody tr.ev")}
         if not types or not types <= set(TYPES):
             fail("rows of other types after filtering: %s" % sorted(types))
+
+        # The rest of the language, each expression against the same selection in Python.
+        for expr, keep in CASES:
+            want_n = sum(1 for e in embedded if keep(e))
+            d.execute_script("window.ferretFilter(arguments[0])", expr)
+            wait(d, lambda: matching(status.text) == want_n, "%r to keep %d events (table says %r)"
+                 % (expr, want_n, status.text))
+        print("filter language: %d expressions agree with events.jsonl" % len(CASES))
 
         box.clear()
         box.send_keys("evt.type = execve and", Keys.ENTER)
