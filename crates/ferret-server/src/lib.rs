@@ -269,6 +269,24 @@ pub fn is_loopback(addr: &SocketAddr) -> bool {
     addr.ip().is_loopback()
 }
 
+/// Connections waiting to be accepted at most (the kernel caps it at
+/// `net.core.somaxconn`). The standard library's 128 overflows when a few hundred clients
+/// connect at once, and each overflowed client waits for a SYN retransmission (1 s).
+pub const LISTEN_BACKLOG: u32 = 1024;
+
+/// Binds a listener on `addr` (with `SO_REUSEADDR`, as `TcpListener::bind` sets it, and a
+/// backlog of [`LISTEN_BACKLOG`]). Call it inside a tokio runtime.
+pub fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Serves `state` on `listener` until `shutdown` resolves; in-flight requests finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,

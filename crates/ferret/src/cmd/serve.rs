@@ -124,8 +124,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let queue = ferret_queue::Queue::open(db, &data)
             .await
             .with_context(|| format!("opening the task database {db:?}"))?;
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
+        let listener = ferret_server::bind(args.listen)
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let local = listener.local_addr().context("reading the bound address")?;
         if !ferret_server::is_loopback(&local) {
