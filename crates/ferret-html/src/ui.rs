@@ -382,6 +382,9 @@ pub fn task_page(
         );
     };
     let mut opts = opts.clone();
+    // The served event table asks the server; events.jsonl only feeds the timeline and
+    // the process architectures, so none is embedded.
+    opts.max_events = 0;
     let events_url = Routes::with_id(&routes.api_events, id);
     opts.served = Some(ServedReport {
         task_id: id,

@@ -496,6 +496,14 @@ fn ui_pages_reference_only_their_server() {
     }
     let report_ui = &pages[3];
     assert!(report_ui.contains("\"events_url\":\"/api/tasks/7/events\""));
+    assert!(
+        report_ui.contains("id=\"ferret-events\">[]</script>"),
+        "served pages embed no events"
+    );
+    assert!(
+        report_ui.contains("<rect class=\"c"),
+        "but draw their timeline"
+    );
     assert!(report_ui.contains("connect-src 'self'"));
     assert!(!report_ui.contains("evil.example/x\" download"));
     assert!(report_ui.contains("href=\"/api/tasks/7/dropped\" download"));
