@@ -125,6 +125,13 @@ fn run_file(job: Job) -> Result<Outcome, TaskError> {
     fs::write(&sample, &job.input).map_err(io_retry("writing", &sample))?;
     drop(job.input);
     let out_dir = job.dir.join("out");
+    let arch = match &o.arch {
+        Some(a) => Some(
+            a.parse::<ferret_analyze::Arch>()
+                .map_err(|e| TaskError::Permanent(format!("arch {a:?}: {e}")))?,
+        ),
+        None => None,
+    };
     let network = network(&o.net);
     let yara = job
         .yara
@@ -136,6 +143,7 @@ fn run_file(job: Job) -> Result<Outcome, TaskError> {
         out_dir: out_dir.clone(),
         max_events: job.max_events,
         yara,
+        arch,
         ..AnalyzeOptions::default()
     };
     let analysis = ferret_analyze::analyze(&sample, &opts, &mut NoProgress).map_err(|e| {

@@ -28,24 +28,29 @@ int main(int argc, char **argv) {
 /// The sample, compiled once per test process.
 fn sample() -> &'static [u8] {
     static BIN: OnceLock<Vec<u8>> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let src = dir.path().join("s.c");
-        std::fs::write(&src, SAMPLE_C).unwrap();
-        let exe = dir.path().join("s");
-        let out = Command::new("cc")
-            .args(["-static", "-O1", "-o"])
-            .arg(&exe)
-            .arg(&src)
-            .output()
-            .expect("cc (build-essential) is needed to build the test sample");
-        assert!(
-            out.status.success(),
-            "cc failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::read(&exe).unwrap()
-    })
+    BIN.get_or_init(|| compile("cc"))
+}
+
+/// The sample built by `compiler`, statically linked.
+fn compile(compiler: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("s.c");
+    std::fs::write(&src, SAMPLE_C).unwrap();
+    let exe = dir.path().join("s");
+    let out = Command::new(compiler)
+        .args(["-static", "-O1", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("{compiler} (scripts/apt-packages.txt) builds the test sample: {e}")
+        });
+    assert!(
+        out.status.success(),
+        "{compiler} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read(&exe).unwrap()
 }
 
 fn shared(rel: &str) -> PathBuf {
@@ -304,4 +309,51 @@ async fn fake_network_tasks_store_the_capture() {
     let report: serde_json::Value =
         serde_json::from_slice(&q.artifact(t.id, "report.json").await.unwrap().unwrap()).unwrap();
     assert!(report["network"].is_object());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_arch_option_reaches_the_analysis() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = setup(dir.path()).await;
+    let arm64 = compile("aarch64-linux-gnu-gcc");
+    let mut ids = Vec::new();
+    // Detected from the ELF header, then overridden: the report says which and how.
+    for arch in [None, Some("arm")] {
+        let mut opts = file_opts(&[]);
+        opts.arch = arch.map(str::to_owned);
+        ids.push(
+            q.submit(TaskKind::File, opts, "arm64-sample", arm64.clone())
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let w = worker(&q, dir.path(), "w-arch");
+    while w.run_one().await.unwrap().is_some() {}
+    let mut seen = Vec::new();
+    for id in ids {
+        let t = q.get(id).await.unwrap().unwrap();
+        assert_eq!(t.state, TaskState::Done, "{:?}", t.error);
+        let report: serde_json::Value =
+            serde_json::from_slice(&q.artifact(id, "report.json").await.unwrap().unwrap()).unwrap();
+        let arch = report["analysis"]["arch"].clone();
+        seen.push((
+            arch["name"].clone(),
+            arch["forced"].clone(),
+            arch["emulated"].clone(),
+        ));
+        if arch["name"] == "aarch64" {
+            assert_eq!(
+                q.artifact(id, "stdout").await.unwrap().unwrap(),
+                b"hello from the sample\n"
+            );
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            ("aarch64".into(), false.into(), true.into()),
+            ("arm".into(), true.into(), true.into())
+        ]
+    );
 }
