@@ -205,6 +205,9 @@ pub fn run(
         roots.push(c);
     }
 
+    // SIGINT and SIGTERM are blocked before any thread exists (threads inherit the mask), so
+    // that only the signal thread below receives them and the configuration is restored.
+    sys::block_stop_signals().map_err(|e| err(format!("blocking SIGINT/SIGTERM: {e}")))?;
     // The store is opened (and created) before the host is touched: a bad path fails early.
     let mut store_join = None;
     let store_handle = match &cfg.store {
@@ -216,7 +219,6 @@ pub fn run(
         None => None,
     };
 
-    sys::block_stop_signals().map_err(|e| err(format!("blocking SIGINT/SIGTERM: {e}")))?;
     let stop = Arc::new(AtomicBool::new(false));
     // Publisher threads stop on every way out of this function, errors included.
     let _stop_guard = StopOnDrop(Arc::clone(&stop));

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -37,6 +38,9 @@ static int set_pid(int fd, unsigned pid) {
 
 int main(void) {
     signal(SIGTERM, on_term);
+    /* Never outlive the test that started it (it would keep owning audit). */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() == 1) return 1;
     int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT);
     if (fd < 0) { perror("socket"); return 1; }
     struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
