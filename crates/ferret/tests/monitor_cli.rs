@@ -65,6 +65,24 @@ fn compile(dir: &Path, name: &str) -> PathBuf {
     out
 }
 
+/// Lets a monitor restore what an earlier, killed run of these tests left (every start
+/// restores state files of dead monitors), so that the "before" snapshot is the host's own.
+fn restore_leftovers() {
+    let st = Command::new(FERRET)
+        .args([
+            "monitor",
+            "--no-audit",
+            "--alerts-only",
+            "--duration",
+            "0.1",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("ferret monitor");
+    assert!(st.success());
+}
+
 /// What auditctl shows of the configuration ferret may change.
 fn audit_config() -> (BTreeSet<String>, Vec<String>) {
     let s = Command::new("auditctl")
@@ -263,6 +281,7 @@ fn monitor_reports_processes_network_files_and_restores_audit() {
     let tools = tempfile::tempdir().expect("tools dir");
     let rename = compile(tools.path(), "rename");
     let store = tools.path().join("session.db");
+    restore_leftovers();
     let before = audit_config();
 
     let watch = dir.to_string_lossy().into_owned();
@@ -506,6 +525,7 @@ fn monitor_restores_after_sigterm_and_after_a_crash() {
         return;
     }
     let _g = serial();
+    restore_leftovers();
     let before = audit_config();
 
     // SIGTERM: restored on the way out.
@@ -556,6 +576,7 @@ fn monitor_survives_an_exec_flood_with_bounded_memory() {
         return;
     }
     let _g = serial();
+    restore_leftovers();
     let before = audit_config();
     let tools = tempfile::tempdir().expect("tools dir");
     let flood = compile(tools.path(), "flood");
@@ -638,12 +659,16 @@ fn monitor_survives_an_exec_flood_with_bounded_memory() {
         + fin("audit", "dropped_queue_full")
         + fin("audit", "lost_kernel");
     assert!(audit_seen > 0);
+    // Each execution is a fork and an exit: unless the kernel reported losses, every one is
+    // either published or counted as dropped.
     let conn_seen =
         fin("proc-connector", "published") + fin("proc-connector", "dropped_queue_full");
-    assert!(
-        conn_seen >= execs,
-        "connector saw {conn_seen} < {execs} executions"
-    );
+    if fin("proc-connector", "lost_kernel") == 0 {
+        assert!(
+            conn_seen >= execs,
+            "connector saw {conn_seen} < {execs} executions"
+        );
+    }
     assert_eq!(audit_config(), before, "audit configuration not restored");
 }
 
@@ -653,6 +678,7 @@ fn monitor_without_audit_reads_execs_from_proc_and_renames_from_comm() {
         return;
     }
     let _g = serial();
+    restore_leftovers();
     let before = audit_config();
     let tools = tempfile::tempdir().expect("tools dir");
     let rename = compile(tools.path(), "rename");
@@ -705,6 +731,7 @@ fn monitor_leaves_another_audit_daemon_alone_or_shares_it() {
         return;
     }
     let _g = serial();
+    restore_leftovers();
     let before = audit_config();
     let tools = tempfile::tempdir().expect("tools dir");
     let stub = compile(tools.path(), "auditd_stub");
