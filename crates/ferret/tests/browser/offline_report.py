@@ -80,6 +80,22 @@ CASES = [
 ]
 
 
+ERRORS = [
+    ("evt.type = execve and", 22, "expected a condition"),
+    ("proc.nam = x", 1, "unknown field 'proc.nam'"),
+    ("evt.type pmatch (a, b)", 10, "not supported in the offline report"),
+    ("fd.name glob '/tmp/*'", 9, "not supported in the offline report"),
+    ("evt.type in execve", 13, "expected '(' after in"),
+    ("evt.num > ten", 9, "compares numbers"),
+    ("proc.name = 'abc", 13, "unterminated string"),
+    ("(evt.type = execve", 19, "expected ')'"),
+    ("evt.type = execve)", 18, "unexpected ')'"),
+    ("spawned_process and proc.name = sh", 1, "macros and lists need the ferret serve UI"),
+    ("evt.type", 9, "expected an operator"),
+    ("evt.type ~ x", 10, "found '~'"),
+]
+
+
 def click(d, element_id):
     """Clicks an element scrolled to the middle of the window (the sticky section bar
     covers the top)."""
@@ -136,6 +152,12 @@ def main():
             wait(d, lambda: matching(status.text) == want_n, "%r to keep %d events (table says %r)"
                  % (expr, want_n, status.text))
         print("filter language: %d expressions agree with events.jsonl" % len(CASES))
+
+        for expr, col, words in ERRORS:
+            got_err = d.execute_script("return window.ferretParseFilter(arguments[0])", expr)
+            if not got_err or got_err["col"] != col or words not in got_err["message"]:
+                fail("filter %r: expected an error at column %d naming %r, got %r" % (expr, col, words, got_err))
+        print("filter errors: %d bad expressions refused at the right column" % len(ERRORS))
 
         box.clear()
         box.send_keys("evt.type = execve and", Keys.ENTER)
