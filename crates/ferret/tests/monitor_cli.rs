@@ -797,3 +797,34 @@ fn monitor_leaves_another_audit_daemon_alone_or_shares_it() {
     assert!(daemon.wait().expect("wait stub").success());
     assert_eq!(audit_config(), before);
 }
+
+#[test]
+fn monitor_rejects_bad_arguments_before_touching_the_host() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["--watch", "/nonexistent/ferret-watch"],
+            "--watch /nonexistent/ferret-watch",
+        ),
+        (&["--filter", "proc.name = = x"], "--filter"),
+        (&["--format", "%no.such.field"], "--format"),
+        (&["--rules", "/nonexistent/rules.yaml"], "rules.yaml"),
+        (&["--duration", "0"], "--duration 0: expected a positive"),
+        (
+            &["query", "--store", "/nonexistent/s.db", "SELECT 1"],
+            "no store at /nonexistent/s.db",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = Command::new(FERRET)
+            .arg("monitor")
+            .args(args)
+            .current_dir(tmp.path())
+            .output()
+            .expect("ferret monitor");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
