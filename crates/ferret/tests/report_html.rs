@@ -111,6 +111,8 @@ fn analyses_write_a_self_contained_report_html() {
         .arg(run.out_dir.join("report.html"))
         .arg(run.out_dir.join("events.jsonl"))
         .arg(&shot)
+        // No __pycache__ left in the source tree.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .current_dir(browser_script(""))
         .output()
         .expect("python3 is needed for the browser test (scripts/install.sh installs it)");

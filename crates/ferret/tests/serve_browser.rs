@@ -121,6 +121,8 @@ fn log_in_submit_wait_filter_screenshot() {
         .arg(&token)
         .arg(&sample)
         .arg(&shot)
+        // No __pycache__ left in the source tree.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .current_dir(&browser)
         .output()
         .expect("python3 is needed for the browser test (scripts/install.sh installs it)");
