@@ -36,10 +36,16 @@ fn pg_err(e: tokio_postgres::Error) -> Error {
             // No SQL state: I/O or protocol trouble, i.e. the connection.
             None => true,
         };
-    Error::Database {
-        message: e.to_string(),
-        transient,
+    // tokio-postgres puts the substance ("Connection refused", the server's message)
+    // in the source chain, not in its own text.
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
     }
+    Error::Database { message, transient }
 }
 
 fn pool_err(e: PoolError) -> Error {

@@ -53,9 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .context("starting the async runtime")?;
     rt.block_on(async move {
         let db = args.db.as_deref().unwrap_or("");
-        let queue = ferret_queue::Queue::open(db, &data)
-            .await
-            .with_context(|| format!("opening the task database {db:?}"))?;
+        let queue = open_patiently(db, &data).await?;
         let shutdown = CancellationToken::new();
         let mut workers = Vec::with_capacity(args.workers);
         for n in 0..args.workers {
@@ -93,6 +91,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// How long a starting worker waits for an unreachable database.
+const DB_WAIT: Duration = Duration::from_secs(60);
+
+/// Opens the queue; while the database is unreachable (a worker machine booting before
+/// the database server), retries for up to [`DB_WAIT`].
+async fn open_patiently(db: &str, data: &std::path::Path) -> anyhow::Result<ferret_queue::Queue> {
+    let start = std::time::Instant::now();
+    loop {
+        match ferret_queue::Queue::open(db, data).await {
+            Ok(q) => return Ok(q),
+            Err(e) if e.is_transient() && start.elapsed() < DB_WAIT => {
+                eprintln!(
+                    "ferret worker: {e}; retrying (for up to {}s)",
+                    DB_WAIT.as_secs()
+                );
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e))
+                    .with_context(|| format!("opening the task database {db:?}"));
+            }
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.
