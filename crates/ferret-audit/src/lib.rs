@@ -22,8 +22,6 @@ pub mod model;
 mod names;
 mod reader;
 mod record;
-#[rustfmt::skip]
-mod syscalls;
 mod types;
 
 pub use event::{AuditEvent, GroupConfig, Grouper};

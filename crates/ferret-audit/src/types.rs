@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use crate::syscalls;
+use ferret_syscalls::Table;
 
 /// Known audit record types (`linux/audit.h` and libaudit's user-space types), by name.
 static RECORD_TYPES: &[(&str, u32)] = &[
@@ -330,74 +330,29 @@ impl Arch {
         }
     }
 
-    /// The syscall table of this architecture, if ferret has one.
-    fn table(self) -> Option<&'static [(u32, &'static str)]> {
+    /// The syscall numbering of this architecture, if ferret has one.
+    fn table(self) -> Option<Table> {
         Some(match self {
-            Arch::X86_64 => syscalls::X86_64,
-            Arch::I386 => syscalls::I386,
+            Arch::X86_64 => Table::X86_64,
+            Arch::I386 => Table::I386,
             // RISC-V uses the generic table as arm64 does.
-            Arch::Aarch64 | Arch::Riscv64 => syscalls::AARCH64,
-            Arch::Arm | Arch::Armeb => syscalls::ARM,
+            Arch::Aarch64 | Arch::Riscv64 => Table::Generic,
+            Arch::Arm | Arch::Armeb => Table::Arm,
             // ppc64 shares the numbering of 32-bit ppc.
-            Arch::Ppc | Arch::Ppc64 | Arch::Ppc64le => syscalls::PPC,
-            Arch::Mips | Arch::Mipsel => syscalls::MIPS_O32,
+            Arch::Ppc | Arch::Ppc64 | Arch::Ppc64le => Table::Ppc,
+            Arch::Mips | Arch::Mipsel => Table::MipsO32,
             Arch::S390 | Arch::S390x | Arch::Mips64 | Arch::Mips64el => return None,
         })
     }
 
     /// The syscall name for `num` on this architecture.
     pub fn syscall_name(self, num: u32) -> Option<&'static str> {
-        let t = self.table()?;
-        t.binary_search_by_key(&num, |&(n, _)| n)
-            .ok()
-            .and_then(|i| t.get(i))
-            .map(|&(_, name)| name)
+        self.table()?.name(u64::from(num))
     }
 }
 
-/// Signal names by number (generic Linux numbering, as x86/arm/arm64/ppc/s390 use).
-static SIGNALS: [&str; 32] = [
-    "SIG0",
-    "SIGHUP",
-    "SIGINT",
-    "SIGQUIT",
-    "SIGILL",
-    "SIGTRAP",
-    "SIGABRT",
-    "SIGBUS",
-    "SIGFPE",
-    "SIGKILL",
-    "SIGUSR1",
-    "SIGSEGV",
-    "SIGUSR2",
-    "SIGPIPE",
-    "SIGALRM",
-    "SIGTERM",
-    "SIGSTKFLT",
-    "SIGCHLD",
-    "SIGCONT",
-    "SIGSTOP",
-    "SIGTSTP",
-    "SIGTTIN",
-    "SIGTTOU",
-    "SIGURG",
-    "SIGXCPU",
-    "SIGXFSZ",
-    "SIGVTALRM",
-    "SIGPROF",
-    "SIGWINCH",
-    "SIGIO",
-    "SIGPWR",
-    "SIGSYS",
-];
-
 /// The name of signal `num` (`31` → `SIGSYS`).
-pub fn signal_name(num: u64) -> Option<&'static str> {
-    usize::try_from(num)
-        .ok()
-        .and_then(|i| SIGNALS.get(i))
-        .copied()
-}
+pub use ferret_syscalls::signal_name;
 
 #[cfg(test)]
 mod tests {

@@ -1,13 +1,10 @@
 //! Tracee ABIs and their syscall numbering.
 
-use crate::syscall_names;
-
 /// `AUDIT_ARCH_X86_64` as seen in seccomp data and `PTRACE_GET_SYSCALL_INFO`.
 pub const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
 /// `AUDIT_ARCH_I386`.
 pub const AUDIT_ARCH_I386: u32 = 0x4000_0003;
-/// Bit set in the syscall number of x32 syscalls (which report `AUDIT_ARCH_X86_64`).
-pub const X32_SYSCALL_BIT: u64 = 0x4000_0000;
+pub use ferret_syscalls::X32_SYSCALL_BIT;
 
 /// The syscall ABI a tracee used for one syscall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,9 +58,9 @@ impl Arch {
 
     pub(crate) fn table(self) -> &'static [&'static str] {
         match self {
-            Arch::X86_64 => &syscall_names::X86_64,
-            Arch::I386 => &syscall_names::I386,
-            Arch::X32 => &syscall_names::X32,
+            Arch::X86_64 => &ferret_syscalls::tables::X86_64,
+            Arch::I386 => &ferret_syscalls::tables::I386,
+            Arch::X32 => &ferret_syscalls::tables::X32,
         }
     }
 

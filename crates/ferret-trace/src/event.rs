@@ -234,7 +234,7 @@ impl fmt::Display for TraceEvent {
                 ExitStatus::Signal { sig, core } => write!(
                     f,
                     "[{pid} {tid}] +++ killed by {}{}",
-                    crate::flags::signal_name(*sig).unwrap_or_else(|| sig.to_string()),
+                    crate::flags::signal_text(*sig).unwrap_or_else(|| sig.to_string()),
                     if *core { " (core dumped)" } else { "" }
                 ),
             },
@@ -248,7 +248,7 @@ impl fmt::Display for TraceEvent {
             } => write!(
                 f,
                 "[{pid} {tid}] --- {} code={code} from={sender}",
-                crate::flags::signal_name(*sig).unwrap_or_else(|| sig.to_string())
+                crate::flags::signal_text(*sig).unwrap_or_else(|| sig.to_string())
             ),
         }
     }

@@ -26,12 +26,11 @@ mod arch;
 mod convert;
 mod decode;
 mod event;
+/// Flag and constant rendering, shared with ferret's other syscall sources.
+use ferret_syscalls::flags;
 mod filter;
-mod flags;
 mod set;
 mod spawn;
-#[rustfmt::skip]
-mod syscall_names;
 mod sys;
 mod tracer;
 mod value;
@@ -42,9 +41,13 @@ pub use decode::{Limits, parse_sockaddr};
 pub use event::{ExitStatus, FnSink, ForkKind, Sink, SyscallRecord, TraceEvent};
 /// The event model records convert into ([`TraceEvent::to_event`]).
 pub use ferret_event;
+/// Shared syscall tables and flag renderers.
+pub use ferret_syscalls;
+pub use ferret_syscalls::flags::{Sym, SymKind, signal_text as signal_name};
 pub use filter::{evaluate as evaluate_filter, ptrace_filter};
-pub use flags::{Sym, SymKind, signal_name};
 pub use set::{Category, SyscallSet};
 pub use spawn::{Stopped, spawn_stopped};
-pub use tracer::{DEFAULT_MAX_EVENTS, PtraceTracer, RunSummary, TraceError, TraceOptions, Tracer};
+pub use tracer::{
+    CpuPin, DEFAULT_MAX_EVENTS, PtraceTracer, RunSummary, TraceError, TraceOptions, Tracer,
+};
 pub use value::{ArgValue, Bytes, SockAddr, StrList};

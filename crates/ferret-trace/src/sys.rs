@@ -233,6 +233,27 @@ pub fn kill_thread(tid: i32) {
     unsafe { libc::syscall(libc::SYS_tkill, tid, libc::SIGKILL) };
 }
 
+/// CPU the calling thread is running on.
+pub fn current_cpu() -> io::Result<usize> {
+    // SAFETY: sched_getcpu has no preconditions.
+    let cpu = unsafe { libc::sched_getcpu() };
+    usize::try_from(cpu).map_err(|_| io::Error::last_os_error())
+}
+
+/// Restricts thread `tid` (0: the calling thread) to CPU `cpu`.
+pub fn pin_to_cpu(tid: i32, cpu: usize) -> io::Result<()> {
+    if cpu >= libc::CPU_SETSIZE as usize {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: cpu_set_t is a plain bit array; all-zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: cpu < CPU_SETSIZE (checked above), so the bit is inside `set`.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: `set` is a valid cpu_set_t owned by this frame, passed with its size.
+    let r = unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    check(r as libc::c_long).map(drop)
+}
+
 /// Kernel thread id of the calling thread.
 pub fn gettid() -> i32 {
     // SAFETY: gettid has no preconditions.

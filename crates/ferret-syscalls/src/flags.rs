@@ -203,41 +203,6 @@ const MEMFD: Table = &[
 const SOCK_FLAGS: Table = &[(0o4000, "SOCK_NONBLOCK"), (0o2000000, "SOCK_CLOEXEC")];
 const IPC: Table = &[(0o1000, "IPC_CREAT"), (0o2000, "IPC_EXCL")];
 
-const SIGNALS: [&str; 32] = [
-    "0",
-    "SIGHUP",
-    "SIGINT",
-    "SIGQUIT",
-    "SIGILL",
-    "SIGTRAP",
-    "SIGABRT",
-    "SIGBUS",
-    "SIGFPE",
-    "SIGKILL",
-    "SIGUSR1",
-    "SIGSEGV",
-    "SIGUSR2",
-    "SIGPIPE",
-    "SIGALRM",
-    "SIGTERM",
-    "SIGSTKFLT",
-    "SIGCHLD",
-    "SIGCONT",
-    "SIGSTOP",
-    "SIGTSTP",
-    "SIGTTIN",
-    "SIGTTOU",
-    "SIGURG",
-    "SIGXCPU",
-    "SIGXFSZ",
-    "SIGVTALRM",
-    "SIGPROF",
-    "SIGWINCH",
-    "SIGIO",
-    "SIGPWR",
-    "SIGSYS",
-];
-
 const PRCTL: &[(u64, &str)] = &[
     (1, "PR_SET_PDEATHSIG"),
     (2, "PR_GET_PDEATHSIG"),
@@ -447,9 +412,9 @@ fn enumerated(f: &mut fmt::Formatter<'_>, table: Table, v: u64) -> fmt::Result {
 }
 
 /// Name of signal `sig` ("SIGKILL", "SIGRT_3"), or `None` if out of range.
-pub fn signal_name(sig: i32) -> Option<String> {
+pub fn signal_text(sig: i32) -> Option<String> {
     match sig {
-        1..=31 => SIGNALS.get(sig as usize).map(|s| (*s).to_string()),
+        1..=31 => crate::signal_name(sig as u64).map(str::to_string),
         32..=64 => Some(format!("SIGRT_{}", sig - 32)),
         _ => None,
     }
@@ -457,7 +422,7 @@ pub fn signal_name(sig: i32) -> Option<String> {
 
 fn signal(f: &mut fmt::Formatter<'_>, v: u64) -> fmt::Result {
     match v {
-        1..=31 => f.write_str(SIGNALS.get(v as usize).copied().unwrap_or("?")),
+        1..=31 => f.write_str(crate::signal_name(v).unwrap_or("?")),
         32..=64 => write!(f, "SIGRT_{}", v - 32),
         _ => write!(f, "{}", v as i64),
     }
