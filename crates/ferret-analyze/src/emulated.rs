@@ -21,6 +21,8 @@
 //! * **Socket addresses and `prctl` names** that QEMU 7.2 prints only as pointers are
 //!   filled in from the host records of those calls ([`ferret_emu::enrich`]) before the
 //!   host records are dropped.
+//! * **Which guest calls**: QEMU logs them all; those of the analysis's syscall set are
+//!   kept ([`GuestFilter`]), so that an emulated run records what a native one would.
 //! * **Denied calls**: the guest log shows a denied call returning `EPERM`; the sandbox's
 //!   record of the refusal marks that guest event with `denied` instead of adding a
 //!   second event. A refusal with no guest call to match (QEMU's own) stays an event.
