@@ -82,8 +82,12 @@ fn line(s: &str, depth: u8, found: &mut Found) {
     let mut piped = false;
     let mut rest = s;
     while !rest.is_empty() {
+        // A byte table rather than `str::find` with a char set, which tests
+        // every character against each separator in turn. The separators are
+        // ASCII, so the byte position is a char boundary.
         let cut = rest
-            .find([';', '|', '&', '`', '(', ')', '\n'])
+            .bytes()
+            .position(|b| SEPARATORS[usize::from(b)])
             .unwrap_or(rest.len());
         let (seg, tail) = rest.split_at(cut);
         segment(seg, piped, depth, found);
@@ -95,6 +99,18 @@ fn line(s: &str, depth: u8, found: &mut Found) {
         rest = tail.get(if doubled { 2 } else { 1 }..).unwrap_or_default();
     }
 }
+
+/// Bytes that end a simple command: `; | & \` ( )` and newline.
+static SEPARATORS: [bool; 256] = {
+    let mut table = [false; 256];
+    let seps = *b";|&`()\n";
+    let mut i = 0;
+    while i < seps.len() {
+        table[seps[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 fn unquote(w: &str) -> &str {
     w.trim_matches(|c| c == '"' || c == '\'')

@@ -224,6 +224,29 @@ impl Table<String, ()> {
     }
 }
 
+const DOT: u8 = 1;
+const COLON: u8 = 2;
+const AT: u8 = 4;
+const SLASH: u8 = 8;
+/// Separators of shell command words.
+const SPACE: u8 = 16;
+
+/// The detector flags each byte value raises in [`IocExtractor::add`].
+static KEY_BYTES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    table[b'.' as usize] = DOT;
+    table[b':' as usize] = COLON;
+    table[b'@' as usize] = AT;
+    table[b'/' as usize] = SLASH;
+    let separators = *b" \t;|&`";
+    let mut i = 0;
+    while i < separators.len() {
+        table[separators[i] as usize] = SPACE;
+        i += 1;
+    }
+    table
+};
+
 /// Incremental IOC extractor: feed strings with [`IocExtractor::add`], then
 /// collect the result with [`IocExtractor::finish`].
 #[derive(Debug, Default)]
@@ -247,19 +270,17 @@ impl IocExtractor {
     pub fn add(&mut self, s: &FoundString<'_>) {
         let text = s.value.as_ref();
         let bytes = text.as_bytes();
-        // Cheap byte presence checks decide which detectors can match at all.
-        let (mut dot, mut colon, mut at, mut slash, mut space) =
-            (false, false, false, false, false);
+        // Cheap byte presence checks decide which detectors can match at all:
+        // one table lookup and OR a byte, no branches.
+        let mut seen = 0u8;
         for &b in bytes {
-            match b {
-                b'.' => dot = true,
-                b':' => colon = true,
-                b'@' => at = true,
-                b'/' => slash = true,
-                b' ' | b'\t' | b';' | b'|' | b'&' | b'`' => space = true,
-                _ => {}
-            }
+            seen |= KEY_BYTES[usize::from(b)];
         }
+        let dot = seen & DOT != 0;
+        let colon = seen & COLON != 0;
+        let at = seen & AT != 0;
+        let slash = seen & SLASH != 0;
+        let space = seen & SPACE != 0;
 
         if dot {
             ip::scan_ipv4(bytes, |at, addr| {
