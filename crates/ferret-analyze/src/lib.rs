@@ -13,6 +13,11 @@
 //! stream as events of their syscall's name with `ret = -EPERM` and an argument
 //! `denied` naming the refused call.
 //!
+//! Foreign-architecture samples (ARM, MIPS, PowerPC...; the ELF header decides,
+//! [`AnalyzeOptions::arch`] overrides) run under qemu-user: their guest system calls
+//! come from QEMU's log, their process lifecycle from the tracer, merged into one
+//! stream (module `emulated` documents which source gives what, and why).
+//!
 //! After [`analyze`] returns, nothing of the task remains on the host: the sandbox's
 //! teardown kills every process of the task's cgroup, unmounts and removes its cgroups;
 //! its namespaces die with its processes. Teardown problems are reported in

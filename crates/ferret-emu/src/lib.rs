@@ -19,6 +19,13 @@
 //!   arguments, return values (negative errno), and guest pids (sandbox pids).
 //! * [`enrich`]: fills in socket addresses QEMU 7.2 prints as pointers from a narrow
 //!   host-side trace (ferret-trace) of the emulator processes.
+//! * [`Plan::mount_native_libs`]: a dynamically linked i386 sample runs natively, but
+//!   the host has no i386 loader without multiarch; the i386 cross C library is
+//!   overlaid read-only on the sandbox's `/usr/lib` (where `/lib/ld-linux.so.2` and
+//!   the loader's search path lead) before the sample is released.
+//!
+//! `ferret-analyze` (module `emulated`) wires this into `ferret analyze`: which events
+//! come from the log and which from the ptrace tracer is documented there.
 //!
 //! # Why `-d strace -D <fifo>`
 //!
