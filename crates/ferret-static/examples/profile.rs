@@ -71,6 +71,11 @@ fn main() {
     time("ssdeep", &|d| {
         black_box(ferret_fuzzy::ssdeep::hash(d));
     });
+    time("ssdeep-stream", &|d| {
+        let mut h = ferret_fuzzy::ssdeep::Hasher::with_input_len(d.len() as u64);
+        h.update(d);
+        black_box(h.finish().ok());
+    });
     time("tlsh", &|d| {
         black_box(ferret_fuzzy::tlsh::hash(d));
     });

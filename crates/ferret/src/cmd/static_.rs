@@ -65,6 +65,9 @@ struct FileError {
 
 pub const SCHEMA_VERSION: &str = "1.0";
 
+/// Largest read buffer a worker keeps for the next file.
+const SPARE_MAX: usize = 64 << 20;
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.min_len == 0 {
         anyhow::bail!("--min-len must be at least 1");
@@ -118,25 +121,54 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             chunk
                 .par_iter()
                 .map_init(
-                    || yara.scanner(),
-                    |scanner, path| {
+                    || (yara.scanner(), Vec::new()),
+                    |(scanner, spare), path| {
                         let input =
-                            ferret_static::read_input(path, &options).map_err(|e| FileError {
+                            ferret_static::read_input_into(path, &options, std::mem::take(spare))
+                                .map_err(|e| FileError {
                                 path: path.display().to_string(),
                                 error: e.to_string(),
                             })?;
-                        let mut report = ferret_static::analyze(&input, &options);
-                        if let Some(s) = scanner.as_mut() {
-                            report.yara = Some(s.scan(&input.data));
-                        }
-                        Ok(if args.json {
+                        let report = match scanner.as_mut() {
+                            // A large file's YARA scan runs beside its analysis, so
+                            // that an idle worker can take one of them.
+                            Some(s) if input.data.len() >= ferret_static::hashes::PARALLEL_MIN => {
+                                let mut analysed = None;
+                                let yara = rayon::in_place_scope(|scope| {
+                                    scope.spawn(|_| {
+                                        analysed = Some(ferret_static::analyze(&input, &options));
+                                    });
+                                    s.scan(&input.data)
+                                });
+                                // The scope has run the spawned analysis (a panic in it
+                                // would have propagated), so this fallback never runs.
+                                let mut report = analysed
+                                    .unwrap_or_else(|| ferret_static::analyze(&input, &options));
+                                report.yara = Some(yara);
+                                report
+                            }
+                            Some(s) => {
+                                let mut report = ferret_static::analyze(&input, &options);
+                                report.yara = Some(s.scan(&input.data));
+                                report
+                            }
+                            None => ferret_static::analyze(&input, &options),
+                        };
+                        let out = if args.json {
                             serde_json::to_vec(&report).map_err(|e| FileError {
                                 path: input.path.clone(),
                                 error: format!("serialising the report: {e}"),
                             })?
                         } else {
                             render::static_report(&report, style).into_bytes()
-                        })
+                        };
+                        drop(report);
+                        // Reuse the file's memory for the next one, unless it is
+                        // large enough that holding on to it would be wasteful.
+                        if input.data.capacity() <= SPARE_MAX {
+                            *spare = input.data;
+                        }
+                        Ok(out)
                     },
                 )
                 .collect()
