@@ -304,7 +304,7 @@ fn serve_and_two_workers_on_postgres() {
     let submit_mixed = |ids: &mut Vec<i64>, n: usize| {
         for _ in 0..n {
             let i = ids.len();
-            let id = if i % 3 == 0 {
+            let id = if i.is_multiple_of(3) {
                 submit(
                     &api,
                     "file",

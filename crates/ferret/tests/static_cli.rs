@@ -318,6 +318,8 @@ fn truncated_and_corrupt_elves_give_partial_results_and_errors() {
     );
 }
 
+// Reads the YARA part of the report, which only a build with YARA has.
+#[cfg(feature = "yara")]
 #[test]
 fn scripts_data_and_empty_files() {
     let dir = tempfile::tempdir().unwrap();
@@ -379,6 +381,8 @@ fn scripts_data_and_empty_files() {
     assert!(f[3]["entropy"].as_f64().unwrap() > 7.9);
 }
 
+// Reads the YARA part of the report, which only a build with YARA has.
+#[cfg(feature = "yara")]
 #[test]
 fn yara_rules_compile_once_then_come_from_the_cache() {
     let dir = tempfile::tempdir().unwrap();
