@@ -10,6 +10,7 @@
 mod errno;
 mod event;
 mod state;
+pub mod time;
 
 pub use errno::{errno_code, errno_name, errno_of_ret};
 pub use event::{
