@@ -900,48 +900,19 @@ fn parse_mode(s: &str) -> Option<u64> {
     Some(v)
 }
 
-/// Permission and special bits by name, as the host tracer names them (rules test
-/// `evt.arg.mode contains S_IXUSR`).
-const MODE_BITS: [(u64, &str); 12] = [
-    (0o4000, "S_ISUID"),
-    (0o2000, "S_ISGID"),
-    (0o1000, "S_ISVTX"),
-    (0o400, "S_IRUSR"),
-    (0o200, "S_IWUSR"),
-    (0o100, "S_IXUSR"),
-    (0o040, "S_IRGRP"),
-    (0o020, "S_IWGRP"),
-    (0o010, "S_IXGRP"),
-    (0o004, "S_IROTH"),
-    (0o002, "S_IWOTH"),
-    (0o001, "S_IXOTH"),
-];
-
+/// A mode named as the host tracer names it (rules test `evt.arg.mode contains
+/// S_IXUSR`), by the tracer's own renderer. A zero mode keeps its empty text here.
 fn mode_value(v: u64) -> Value {
-    let kind = match v & 0o170000 {
-        0 => None,
-        0o100000 => Some("S_IFREG"),
-        0o040000 => Some("S_IFDIR"),
-        0o020000 => Some("S_IFCHR"),
-        0o060000 => Some("S_IFBLK"),
-        0o010000 => Some("S_IFIFO"),
-        0o140000 => Some("S_IFSOCK"),
-        0o120000 => Some("S_IFLNK"),
-        _ => Some("S_IF?"),
+    let text = if v == 0 {
+        String::new()
+    } else {
+        ferret_syscalls::flags::Sym {
+            kind: ferret_syscalls::flags::SymKind::Mode,
+            value: v,
+        }
+        .to_string()
     };
-    let names: Vec<&str> = kind
-        .into_iter()
-        .chain(
-            MODE_BITS
-                .iter()
-                .filter(|(bit, _)| v & bit != 0)
-                .map(|(_, n)| *n),
-        )
-        .collect();
-    Value::Flags {
-        value: v,
-        text: names.join("|"),
-    }
+    Value::Flags { value: v, text }
 }
 
 fn fd_value(s: &str) -> Value {
