@@ -901,17 +901,13 @@ fn parse_mode(s: &str) -> Option<u64> {
 }
 
 /// A mode named as the host tracer names it (rules test `evt.arg.mode contains
-/// S_IXUSR`), by the tracer's own renderer. A zero mode keeps its empty text here.
+/// S_IXUSR`, and a zero mode reads "0" on both), by the tracer's own renderer.
 fn mode_value(v: u64) -> Value {
-    let text = if v == 0 {
-        String::new()
-    } else {
-        ferret_syscalls::flags::Sym {
-            kind: ferret_syscalls::flags::SymKind::Mode,
-            value: v,
-        }
-        .to_string()
-    };
+    let text = ferret_syscalls::flags::Sym {
+        kind: ferret_syscalls::flags::SymKind::Mode,
+        value: v,
+    }
+    .to_string();
     Value::Flags { value: v, text }
 }
 
@@ -1216,6 +1212,13 @@ mod tests {
         assert_eq!(parse_mode("S_IFREG|0644"), Some(0o100644));
         assert_eq!(parse_mode("0x1ed"), Some(0o755));
         assert_eq!(parse_mode("rwx"), None);
+        // Named as the native tracer names them, zero included.
+        let text = |v| match mode_value(v) {
+            Value::Flags { text, .. } => text,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(text(0), "0");
+        assert_eq!(text(0o100600), "S_IFREG|S_IRUSR|S_IWUSR");
     }
 
     #[test]
