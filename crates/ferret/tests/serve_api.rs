@@ -10,175 +10,43 @@
 //!   malformed multipart, bad options, unknown task and bad filter requests get the
 //!   right status and a JSON message.
 
+mod serve_common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use serve_common::{Resp, create_token, multipart as multipart_with, require_root, start_serve};
 
-const FERRET: &str = env!("CARGO_BIN_EXE_ferret");
 const IRC_PCAP: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../../shared/data/l7/irc.pcap"
 );
 
-/// A `ferret serve` child, killed on drop.
+/// A `ferret serve` with its token; the server is stopped before its data dir goes.
 struct Server {
-    child: Child,
+    _server: serve_common::Server,
     addr: SocketAddr,
     token: String,
     _dir: tempfile::TempDir,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(workers: u32) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
-    let data = dir.path().to_str().expect("utf-8 temp path").to_owned();
-    let out = Command::new(FERRET)
-        .args(["token", "create", "api-test", "--data", &data])
-        .output()
-        .expect("run ferret token create");
-    assert!(
-        out.status.success(),
-        "ferret token create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let token = text
-        .split_whitespace()
-        .find(|w| w.starts_with("ferret_") && w.len() == 71)
-        .unwrap_or_else(|| panic!("no token secret in `ferret token create` output: {text}"))
-        .to_owned();
-    let mut child = Command::new(FERRET)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data", &data])
-        .args(["--workers", &workers.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn ferret serve");
-    // The server prints its address (the port was chosen by the kernel) once it listens.
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut seen = Vec::new();
-    let mut byte = [0u8; 1];
-    let addr = loop {
-        match stdout.read(&mut byte) {
-            Ok(1) => seen.push(byte[0]),
-            _ => {
-                let _ = child.kill();
-                panic!(
-                    "ferret serve exited before listening: {}",
-                    String::from_utf8_lossy(&seen)
-                );
-            }
-        }
-        if byte[0] == b'\n' {
-            let line = String::from_utf8_lossy(&seen).into_owned();
-            if let Some(a) = line
-                .split_whitespace()
-                .find_map(|w| w.strip_prefix("http://"))
-            {
-                break a
-                    .trim_end_matches('/')
-                    .parse::<SocketAddr>()
-                    .expect("address");
-            }
-        }
-    };
-    assert!(addr.ip().is_loopback(), "{addr}");
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = stdout.read_to_end(&mut sink);
-    });
+    let token = create_token(dir.path(), "api-test", &[]);
+    let server = start_serve(&["--workers", &workers.to_string()], dir.path());
     Server {
-        child,
-        addr,
+        addr: server.addr,
+        _server: server,
         token,
         _dir: dir,
     }
 }
 
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "{}: not JSON ({e}): {}",
-                self.status,
-                String::from_utf8_lossy(&self.body)
-            )
-        })
-    }
-    fn error(&self) -> String {
-        let v = self.json();
-        v["error"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no error message: {v}"))
-            .to_owned()
-    }
-}
-
 fn parse_response(raw: &[u8]) -> Resp {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no HTTP response: {:?}", String::from_utf8_lossy(raw)));
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    let chunked = headers.iter().any(|(k, v)| {
-        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
-    });
-    if chunked {
-        let mut out = Vec::new();
-        let mut b = &body[..];
-        loop {
-            let eol = b.windows(2).position(|w| w == b"\r\n").expect("chunk size");
-            let size =
-                usize::from_str_radix(std::str::from_utf8(&b[..eol]).expect("hex").trim(), 16)
-                    .expect("chunk size");
-            b = &b[eol + 2..];
-            if size == 0 {
-                break;
-            }
-            out.extend_from_slice(&b[..size]);
-            b = &b[size + 2..];
-        }
-        body = out;
-    }
-    Resp {
-        status,
-        headers,
-        body,
-    }
+    serve_common::parse_response(raw).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// One request on its own connection (`Connection: close`).
@@ -209,22 +77,7 @@ fn get(s: &Server, path: &str) -> Resp {
 const BOUNDARY: &str = "serve-api-test-b0undary";
 
 fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
-    let mut b = Vec::new();
-    for (name, file, data) in parts {
-        b.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
-        let disp = match file {
-            Some(f) => format!(
-                "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\n\
-                 Content-Type: application/octet-stream\r\n\r\n"
-            ),
-            None => format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"),
-        };
-        b.extend_from_slice(disp.as_bytes());
-        b.extend_from_slice(data);
-        b.extend_from_slice(b"\r\n");
-    }
-    b.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    b
+    multipart_with(BOUNDARY, parts)
 }
 
 fn post_multipart(s: &Server, path: &str, body: &[u8]) -> Resp {
@@ -258,25 +111,9 @@ fn wait_done(s: &Server, id: i64, limit: Duration) -> Value {
     }
 }
 
-fn require_root() {
-    // The sandbox needs root for its namespaces and tracing (CI runs as root).
-    let uid = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
-        })
-        .unwrap_or_default();
-    assert_eq!(
-        uid, "0",
-        "ferret serve's workers detonate samples: run as root"
-    );
-}
-
 #[test]
 fn analyses_end_to_end() {
-    require_root();
+    require_root("ferret serve's workers detonate samples");
     ferret_samples::build();
     let exe = ferret_samples::path("x86_64", "all_in_one", true);
     let sample = std::fs::read(&exe).unwrap_or_else(|e| panic!("{}: {e}", exe.display()));

@@ -5,6 +5,8 @@
 //! retried and completed by the other. PostgreSQL is restarted during the run; the
 //! server and the workers reconnect and no task is lost.
 
+mod serve_common;
+
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -15,8 +17,7 @@ use std::time::{Duration, Instant};
 
 use ferret_queue::test_support::PgCluster;
 use serde_json::Value;
-
-const FERRET: &str = env!("CARGO_BIN_EXE_ferret");
+use serve_common::{FERRET, create_token, multipart, parse_response, require_root, start_serve};
 const LEASE_SECS: &str = "4";
 
 /// A benign program: prints, writes a file, sleeps argv[1] seconds.
@@ -73,71 +74,6 @@ impl Drop for Procs {
     }
 }
 
-fn require_root() {
-    let uid = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
-        })
-        .unwrap_or_default();
-    assert_eq!(
-        uid, "0",
-        "the workers detonate samples in the sandbox: run as root"
-    );
-}
-
-fn start_serve(url: &str, data: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(FERRET)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--workers",
-            "0",
-            "--no-yara",
-        ])
-        .args(["--db", url, "--data"])
-        .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn ferret serve");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut seen = Vec::new();
-    let mut byte = [0u8; 1];
-    let addr = loop {
-        match stdout.read(&mut byte) {
-            Ok(1) => seen.push(byte[0]),
-            _ => {
-                let _ = child.kill();
-                panic!(
-                    "ferret serve exited before listening: {}",
-                    String::from_utf8_lossy(&seen)
-                );
-            }
-        }
-        if byte[0] == b'\n' {
-            let line = String::from_utf8_lossy(&seen).into_owned();
-            if let Some(a) = line
-                .split_whitespace()
-                .find_map(|w| w.strip_prefix("http://"))
-            {
-                break a
-                    .trim_end_matches('/')
-                    .parse::<SocketAddr>()
-                    .expect("address");
-            }
-        }
-    };
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = stdout.read_to_end(&mut sink);
-    });
-    (child, addr)
-}
-
 fn start_worker(url: &str, data: &Path) -> Child {
     Command::new(FERRET)
         .args([
@@ -183,52 +119,16 @@ fn request(
     c.write_all(body).ok()?;
     let mut raw = Vec::new();
     c.read_to_end(&mut raw).ok()?;
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status: u16 = head.split(' ').nth(1)?.parse().ok()?;
-    let mut body = raw[split + 4..].to_vec();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        let mut out = Vec::new();
-        let mut b = &body[..];
-        loop {
-            let eol = b.windows(2).position(|w| w == b"\r\n")?;
-            let size =
-                usize::from_str_radix(std::str::from_utf8(&b[..eol]).ok()?.trim(), 16).ok()?;
-            b = b.get(eol + 2..)?;
-            if size == 0 {
-                break;
-            }
-            out.extend_from_slice(b.get(..size)?);
-            b = b.get(size + 2..)?;
-        }
-        body = out;
-    }
-    Some((status, body))
+    let r = parse_response(&raw).ok()?;
+    Some((r.status, r.body))
 }
 
 const BOUNDARY: &str = "serve-postgres-b0undary";
 
 fn submit(api: &Api, kind: &str, name: &str, data: &[u8], fields: &[(&str, &str)]) -> i64 {
-    let mut b = Vec::new();
-    b.extend_from_slice(
-        format!(
-            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
-             Content-Type: application/octet-stream\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    b.extend_from_slice(data);
-    b.extend_from_slice(b"\r\n");
-    for (k, v) in fields {
-        b.extend_from_slice(
-            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
-                .as_bytes(),
-        );
-    }
-    b.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    let mut parts: Vec<(&str, Option<&str>, &[u8])> = vec![("file", Some(name), data)];
+    parts.extend(fields.iter().map(|(k, v)| (*k, None, v.as_bytes())));
+    let b = multipart(BOUNDARY, &parts);
     let ctype = format!("multipart/form-data; boundary={BOUNDARY}");
     // A submission during a database restart may be refused (503): try again, as a
     // client would. Each attempt is one task at most, so nothing is submitted twice.
@@ -265,7 +165,7 @@ fn worker_pid(worker: &str) -> Option<u32> {
 
 #[test]
 fn serve_and_two_workers_on_postgres() {
-    require_root();
+    require_root("the workers detonate samples in the sandbox");
     let t_start = Instant::now();
     let cluster = PgCluster::start().unwrap_or_else(|e| panic!("{e}"));
     let url = cluster.url().to_owned();
@@ -273,21 +173,13 @@ fn serve_and_two_workers_on_postgres() {
     let sample = sample();
     let pcaps = [shared("data/l7/irc.pcap"), shared("data/l7/telnet.pcap")];
 
-    let out = Command::new(FERRET)
-        .args(["token", "create", "pg-test", "--db", &url])
-        .arg("--data")
-        .arg(dir.path().join("cli"))
-        .output()
-        .expect("run ferret token create");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let token = create_token(&dir.path().join("cli"), "pg-test", &["--db", &url]);
+    let serve = start_serve(
+        &["--workers", "0", "--no-yara", "--db", &url],
+        &dir.path().join("serve"),
     );
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-
-    let (serve, addr) = start_serve(&url, &dir.path().join("serve"));
-    let mut procs = Procs(vec![serve]);
+    let addr = serve.addr;
+    let mut procs = Procs(Vec::new());
     let api = Api { addr, token };
 
     // Task 1 sleeps in the sandbox long enough to be killed mid-analysis.
