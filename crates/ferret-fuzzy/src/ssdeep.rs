@@ -16,12 +16,27 @@
 //! they can no longer be chosen, so the input is read exactly once and never
 //! stored.
 //!
+//! On x86-64 CPUs with AVX-512 VBMI, [`Hasher::update`] takes a vector
+//! path with the same results (see the `simd` submodule): it scans for the
+//! next cut 16 to 64 positions per vector, and advances all piece hashes
+//! over the bytes up to it as 64-lane table permutations.
+//!
 //! [`hash`] is byte-identical to the `ssdeep` tool and to `ppdeep.hash`.
 //! [`compare`] gives `ppdeep.compare`'s score; [`compare_with`] can instead
 //! give libfuzzy's (the C library behind the `ssdeep` tool and its Python
 //! binding), which weighs substitutions differently.
 
 use crate::error::{Echo, Error};
+
+#[cfg(test)]
+mod fast_path_tests;
+#[cfg(target_arch = "x86_64")]
+mod simd;
+
+/// Chunks shorter than this take the portable path even where the vector
+/// one is available.
+#[cfg(target_arch = "x86_64")]
+const SIMD_MIN_CHUNK: usize = 64;
 
 /// Maximum length of the first signature.
 const SPAMSUM_LENGTH: usize = 64;
@@ -59,7 +74,7 @@ pub fn hash(data: &[u8]) -> String {
 
 /// spamsum's rolling hash: a plain sum, a position-weighted sum and a
 /// shift/xor hash over the last 7 bytes.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Roll {
     /// The last 7 bytes, newest in the low byte (older ones shift out).
     window: u64,
@@ -87,11 +102,42 @@ impl Roll {
     fn sum(&self) -> u32 {
         self.h1.wrapping_add(self.h2).wrapping_add(self.h3)
     }
+
+    /// The state after feeding bytes whose last 8 are `window` (newest in
+    /// the low byte; zeros stand for bytes before the input). Only the last
+    /// 7 count: `h3` shifts anything older out of its 32 bits.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    fn from_window(window: u64) -> Self {
+        let (mut h1, mut h2, mut h3) = (0u32, 0u32, 0u32);
+        for age in 0..ROLLING_WINDOW {
+            let b = u32::from((window >> (8 * age)) as u8);
+            h1 += b;
+            h2 += (ROLLING_WINDOW - age) as u32 * b;
+            h3 ^= b << (5 * age);
+        }
+        Roll { window, h1, h2, h3 }
+    }
+}
+
+/// `window` after feeding `data`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn advance_window(window: u64, data: &[u8]) -> u64 {
+    match data.last_chunk::<8>() {
+        Some(last) => u64::from_be_bytes(*last),
+        None => data.iter().fold(window, |w, &b| (w << 8) | u64::from(b)),
+    }
+}
+
+/// The rolling sum after the bytes `last` (at most 8; the hash depends on
+/// the last 7 only), as if nothing came before them.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn window_sum(last: &[u8]) -> u32 {
+    Roll::from_window(advance_window(0, last)).sum()
 }
 
 /// The signature being built for one block size. Its piece hashes live in
 /// [`Hasher`]'s lane arrays so that all levels update together.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Level {
     /// Characters in `digest`.
     len: u8,
@@ -236,6 +282,32 @@ impl Hasher {
 
     /// Feeds the next chunk of input.
     pub fn update(&mut self, data: &[u8]) {
+        // Short chunks are not worth moving the state into vector lanes.
+        #[cfg(target_arch = "x86_64")]
+        if data.len() >= SIMD_MIN_CHUNK
+            && let Some(simd) = simd::Avx512::detect()
+        {
+            self.update_avx512(simd, data);
+            return;
+        }
+        self.update_scalar(data);
+    }
+
+    /// [`update`](Self::update) through the AVX-512 kernels, if the CPU has
+    /// them (returns whether it did); tests compare it with the portable path.
+    #[cfg(test)]
+    pub(crate) fn update_simd(&mut self, data: &[u8]) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(simd) = simd::Avx512::detect() {
+            self.update_avx512(simd, data);
+            return true;
+        }
+        let _ = data;
+        false
+    }
+
+    /// [`update`](Self::update) on the portable path, whatever the CPU.
+    pub(crate) fn update_scalar(&mut self, data: &[u8]) {
         // Work on locals so the hot loop keeps them in registers; they are
         // written back only around the (rare, for large inputs) cuts.
         let mut roll = self.roll;
@@ -269,6 +341,106 @@ impl Hasher {
         self.h = h;
         self.half_h = half_h;
         self.fed = fed;
+    }
+
+    /// The AVX-512 form of [`update_scalar`](Self::update_scalar), with the
+    /// same effect. The vector scan finds the next cut at level `start` (the
+    /// cuts of all higher levels are among those), and every piece hash
+    /// advances over the bytes up to it in one pass; the per-cut bookkeeping
+    /// is the scalar [`cut`](Self::cut).
+    #[cfg(target_arch = "x86_64")]
+    fn update_avx512(&mut self, simd: simd::Avx512, data: &[u8]) {
+        /// Bytes scanned ahead before the piece hashes catch up, so that the
+        /// second pass still finds them in L1.
+        const BLOCK: usize = 8 << 10;
+        let base = self.fed;
+        let mut lanes = self.lanes();
+        // Bytes from `seg` on have not yet entered the piece hashes.
+        let mut seg = 0;
+        // The first 6 positions have windows reaching into the previous
+        // chunk, which only `roll` remembers.
+        let head = data.len().min(ROLLING_WINDOW - 1);
+        let mut roll = self.roll;
+        for (i, &byte) in data[..head].iter().enumerate() {
+            if let Some(next) = self.cut_value(roll.push(byte)) {
+                self.cut_lanes(simd, &mut lanes, &data[seg..=i], next, base + i as u64 + 1);
+                seg = i + 1;
+            }
+        }
+        let mut pos = head;
+        while pos < data.len() {
+            let end = data.len().min(pos + BLOCK);
+            match simd.find_candidate(data, pos, end, self.start as u32) {
+                Some(t) => {
+                    // The vector test wraps at 2^32; this one does not.
+                    let sum = window_sum(&data[t + 1 - ROLLING_WINDOW..=t]);
+                    if let Some(next) = self.cut_value(sum) {
+                        let fed = base + t as u64 + 1;
+                        self.cut_lanes(simd, &mut lanes, &data[seg..=t], next, fed);
+                        seg = t + 1;
+                    }
+                    pos = t + 1;
+                }
+                None => {
+                    simd.apply(&mut lanes, &data[seg..end]);
+                    seg = end;
+                    pos = end;
+                }
+            }
+        }
+        simd.apply(&mut lanes, &data[seg..]);
+        self.set_lanes(&lanes);
+        self.roll = Roll::from_window(advance_window(self.roll.window, data));
+        self.fed = base + data.len() as u64;
+    }
+
+    /// `rolling + 1` if the rolling sum `sum` cuts level `start`.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn cut_value(&self, sum: u32) -> Option<u64> {
+        let next = u64::from(sum) + 1;
+        (next & self.start_mask == 0 && next % 3 == 0).then_some(next)
+    }
+
+    /// Feeds `piece` (which ends on the cut) to the lanes, then cuts.
+    #[cfg(target_arch = "x86_64")]
+    fn cut_lanes(
+        &mut self,
+        simd: simd::Avx512,
+        lanes: &mut [u8; simd::LANES],
+        piece: &[u8],
+        next: u64,
+        fed: u64,
+    ) {
+        simd.apply(lanes, piece);
+        self.set_lanes(lanes);
+        self.cut(next.trailing_zeros() as usize, fed);
+        *lanes = self.lanes();
+    }
+
+    /// The piece hashes as vector lanes: `h` then `half_h`, low 6 bits (the
+    /// only ones that reach a signature).
+    #[cfg(target_arch = "x86_64")]
+    fn lanes(&self) -> [u8; simd::LANES] {
+        std::array::from_fn(|i| {
+            let h = if i < LEVELS {
+                self.h[i]
+            } else {
+                self.half_h[i - LEVELS]
+            };
+            (h & 63) as u8
+        })
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn set_lanes(&mut self, lanes: &[u8; simd::LANES]) {
+        let (h, half_h) = lanes.split_at(LEVELS);
+        for (dst, &src) in self.h.iter_mut().zip(h) {
+            *dst = u16::from(src);
+        }
+        for (dst, &src) in self.half_h.iter_mut().zip(half_h) {
+            *dst = u16::from(src);
+        }
     }
 
     /// Applies a cut at every needed level from `start` up to `top`.
