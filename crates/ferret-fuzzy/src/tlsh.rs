@@ -24,6 +24,29 @@ use std::str::FromStr;
 
 use crate::error::{Echo, Error};
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+
+/// The vector window loop where the CPU has one.
+#[cfg(target_arch = "x86_64")]
+use avx512::Avx512 as Simd;
+
+/// No vector window loop on this architecture.
+#[cfg(not(target_arch = "x86_64"))]
+#[derive(Clone, Copy, Debug)]
+enum Simd {}
+
+#[cfg(not(target_arch = "x86_64"))]
+impl Simd {
+    fn detect() -> Option<Self> {
+        None
+    }
+
+    fn feed_windows(self, _: &mut Histograms, _: &mut u8, _: &[u8]) {
+        match self {}
+    }
+}
+
 /// Shortest input that gets a digest.
 pub const MIN_INPUT_LEN: u64 = 50;
 /// Buckets that make it into the digest (of the 256 a Pearson hash can hit).
@@ -278,6 +301,8 @@ pub struct Hasher {
     /// The last (up to) four bytes fed, oldest first.
     tail: [u8; 4],
     fed: u64,
+    /// The vector window loop, if the CPU has it; it counts the same.
+    simd: Option<Simd>,
 }
 
 impl fmt::Debug for Hasher {
@@ -304,6 +329,25 @@ impl Hasher {
             checksum: 0,
             tail: [0; 4],
             fed: 0,
+            simd: Simd::detect(),
+        }
+    }
+
+    /// A hasher that never uses the vector window loop, to test one against
+    /// the other.
+    #[cfg(test)]
+    pub(crate) fn scalar() -> Self {
+        Hasher {
+            simd: None,
+            ..Self::new()
+        }
+    }
+
+    /// Counts every 5-byte window of `bytes` with the fastest loop at hand.
+    fn feed_windows(&mut self, bytes: &[u8]) {
+        match self.simd {
+            Some(simd) => simd.feed_windows(&mut self.partial, &mut self.checksum, bytes),
+            None => feed_windows(&mut self.partial, &mut self.checksum, bytes),
         }
     }
 
@@ -374,16 +418,12 @@ impl Hasher {
         let mut pos = 4;
         while pos < data.len() {
             let Some((run_start, run_end)) = next_run(data, pos) else {
-                feed_windows(&mut self.partial, &mut self.checksum, &data[pos - 4..]);
+                self.feed_windows(&data[pos - 4..]);
                 break;
             };
             // Windows ending before `run_start + 4` still hold earlier bytes.
             let uniform_from = run_start + 4;
-            feed_windows(
-                &mut self.partial,
-                &mut self.checksum,
-                &data[pos - 4..uniform_from],
-            );
+            self.feed_windows(&data[pos - 4..uniform_from]);
             feed_uniform(
                 &mut self.partial,
                 &mut self.checksum,
@@ -743,6 +783,157 @@ mod tests {
             h.update(&run);
             assert_eq!(h.checksum, naive.checksum, "run of {v}");
             assert_eq!(h.counts(), naive.counts(), "run of {v}");
+        }
+    }
+
+    /// splitmix64, for test inputs that vary in every bit.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// What a hasher has counted: the checksum, the digest's bucket counts
+    /// and the digest.
+    fn state(h: &Hasher) -> (u8, [u64; EFFECTIVE_BUCKETS], Option<String>) {
+        (h.checksum, h.counts(), h.finish())
+    }
+
+    /// Checks the default hasher (the vector loop where the CPU has it)
+    /// against the scalar one on `data`, whole and split at random points.
+    fn check_simd(data: &[u8], rng: &mut Rng, what: &str) {
+        let mut scalar = Hasher::scalar();
+        scalar.update(data);
+        let expected = state(&scalar);
+        let mut fast = Hasher::new();
+        fast.update(data);
+        assert_eq!(state(&fast), expected, "{what}: {} bytes", data.len());
+        let mut split = Hasher::new();
+        let mut rest = data;
+        while !rest.is_empty() {
+            // Mostly short pieces, sometimes long ones.
+            let max = if rng.below(4) == 0 { 5000 } else { 70 };
+            let (piece, later) = rest.split_at(rng.below(max + 1).min(rest.len()));
+            split.update(piece);
+            rest = later;
+        }
+        assert_eq!(
+            state(&split),
+            expected,
+            "{what} split: {} bytes",
+            data.len()
+        );
+    }
+
+    /// Inputs that stress the vector loop: every length around the block
+    /// size, runs, few distinct bytes (the same buckets again and again).
+    fn generated_inputs(rng: &mut Rng) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        let random = |rng: &mut Rng, n: usize| (0..n).map(|_| rng.next() as u8).collect::<Vec<_>>();
+        for n in (0..=200).chain([255, 256, 257, 1000, 4095, 4096, 4097]) {
+            out.push((format!("random {n}"), random(rng, n)));
+        }
+        for _ in 0..25 {
+            let n = rng.below(300_000);
+            out.push((format!("random {n}"), random(rng, n)));
+        }
+        for n in [0usize, 3, 4, 5, 49, 50, 68, 69, 100_000] {
+            out.push((format!("zeros {n}"), vec![0; n]));
+        }
+        for alphabet in [2usize, 3, 5, 16] {
+            let n = 20_000 + rng.below(20_000);
+            let data = (0..n).map(|_| b"\0\x01\xffA\x90Zq\x07"[rng.below(alphabet.min(8))]);
+            out.push((format!("{alphabet} symbols, {n}"), data.collect()));
+        }
+        for period in [2usize, 3, 7, 64, 65] {
+            let unit = random(rng, period);
+            let data = unit.iter().copied().cycle().take(30_000).collect();
+            out.push((format!("period {period}"), data));
+        }
+        // Noise broken by runs of one byte value of many lengths.
+        let mut runs = Vec::new();
+        while runs.len() < 200_000 {
+            let len = [1usize, 4, 5, 31, 32, 33, 63, 64, 65, 100, 3000][rng.below(11)];
+            let v = [0u8, 0xff, 0xcc, rng.next() as u8][rng.below(4)];
+            runs.extend(std::iter::repeat_n(v, len));
+            let noise = rng.below(200);
+            runs.extend(random(rng, noise));
+        }
+        out.push(("runs".to_string(), runs));
+        out
+    }
+
+    #[test]
+    fn simd_matches_scalar_on_generated_inputs() {
+        if Simd::detect().is_none() {
+            eprintln!("no vector TLSH loop on this CPU: scalar against itself");
+        }
+        let mut rng = Rng(7);
+        for (what, data) in generated_inputs(&mut rng) {
+            check_simd(&data, &mut rng, &what);
+        }
+    }
+
+    #[test]
+    fn simd_matches_scalar_on_system_files() {
+        let mut rng = Rng(11);
+        let mut paths: Vec<_> = std::fs::read_dir("/usr/bin")
+            .expect("/usr/bin is readable")
+            .filter_map(|e| Some(e.ok()?.path()))
+            .collect();
+        paths.sort();
+        let mut checked = 0;
+        let mut total = 0;
+        // Every 8th file up to 8 MB in all: a spread of ELF layouts.
+        for path in paths.iter().step_by(8) {
+            let Ok(data) = std::fs::read(path) else {
+                continue;
+            };
+            if total + data.len() > 8 << 20 {
+                continue;
+            }
+            total += data.len();
+            check_simd(&data, &mut rng, &path.display().to_string());
+            checked += 1;
+        }
+        assert!(checked >= 10, "only {checked} files of /usr/bin checked");
+    }
+
+    #[test]
+    fn vector_window_loop_matches_scalar_without_folding() {
+        // The hasher folds its histograms every 1000 bytes in tests; this
+        // feeds the window loops long inputs directly.
+        let Some(simd) = Simd::detect() else {
+            eprintln!("no vector TLSH loop on this CPU");
+            return;
+        };
+        let mut rng = Rng(13);
+        let totals = |h: &Histograms| {
+            let mut t = [0u64; EFFECTIVE_BUCKETS];
+            for hist in h {
+                for (t, &n) in t.iter_mut().zip(hist.iter()) {
+                    *t += u64::from(n);
+                }
+            }
+            t
+        };
+        for (what, data) in generated_inputs(&mut rng) {
+            let (mut a, mut b) = ([[0u32; 256]; 12], [[0u32; 256]; 12]);
+            let checksum = rng.next() as u8;
+            let (mut ca, mut cb) = (checksum, checksum);
+            feed_windows(&mut a, &mut ca, &data);
+            simd.feed_windows(&mut b, &mut cb, &data);
+            assert_eq!((ca, totals(&a)), (cb, totals(&b)), "{what}");
         }
     }
 

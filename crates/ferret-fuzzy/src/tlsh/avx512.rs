@@ -1,0 +1,299 @@
+//! The TLSH window loop with AVX-512 (F, BW, VBMI, VBMI2), 64 windows at a
+//! time; it counts exactly what [`super::feed_windows`] counts.
+//!
+//! * The Pearson hashes of 64 windows are table lookups in vector registers:
+//!   `vpermi2b` looks up 64 indexes in 128 bytes of the table, so each
+//!   lookup is two of them (one per table half) and a blend on the index's
+//!   top bit. A window needs 20 lookups: three for each of the six bucket
+//!   triplets and two for the input of its checksum step.
+//! * Only buckets below 128 reach the digest, so the others are dropped
+//!   (`vpcompressb`) before the scalar histogram increments, which then
+//!   number about three per byte instead of six.
+//! * The checksum is a chain through the input (`c = PEARSON[u ^ c]`, with
+//!   `u` from the window alone), one dependent load per byte. Its steps are
+//!   interleaved with the histogram increments so that the out-of-order core
+//!   overlaps the two, and the load address comes from a 256-byte-aligned
+//!   copy of the table, where `base + (u ^ c)` is `(base + u) ^ c`: one XOR
+//!   on the chain and no indexed addressing.
+
+use std::arch::x86_64::{
+    __m512i, __mmask64, _mm512_loadu_si512, _mm512_mask_blend_epi8, _mm512_mask_compress_epi8,
+    _mm512_maskz_loadu_epi8, _mm512_movepi8_mask, _mm512_permutex2var_epi8, _mm512_set1_epi8,
+    _mm512_storeu_si512, _mm512_xor_si512,
+};
+
+use super::{Histograms, PEARSON, SALT_1, SALT_2, SALT_3, SALT_4, SALT_5, SALT_6, SALT_CHECKSUM};
+
+/// Proof that the running CPU has the AVX-512 subsets this module uses:
+/// it can only be made by [`Avx512::detect`].
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Avx512(());
+
+impl Avx512 {
+    /// `Some` where the CPU supports the vector loop.
+    pub(super) fn detect() -> Option<Self> {
+        let supported = is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vbmi")
+            && is_x86_feature_detected!("avx512vbmi2");
+        supported.then_some(Avx512(()))
+    }
+
+    /// Counts every 5-byte window of `bytes`, as [`super::feed_windows`]
+    /// does. Only the first six histograms are used, each receiving at most
+    /// one increment per window.
+    pub(super) fn feed_windows(self, hist: &mut Histograms, checksum: &mut u8, bytes: &[u8]) {
+        // SAFETY: `self` exists only if `detect` found every feature that
+        // `feed_windows` enables.
+        unsafe { feed_windows(hist, checksum, bytes) }
+    }
+}
+
+/// The Pearson table at an address whose low 8 bits are zero (see
+/// [`checksum_step`]).
+#[repr(C, align(256))]
+struct AlignedTable([u8; 256]);
+
+static PEARSON_ALIGNED: AlignedTable = AlignedTable(PEARSON);
+
+/// One checksum step, `PEARSON[u ^ c]`, with `c < 256`.
+#[inline(always)]
+fn checksum_step(c: usize, u: u8) -> usize {
+    let base = PEARSON_ALIGNED.0.as_ptr();
+    let at = (base.addr() + usize::from(u)) ^ c;
+    // SAFETY: `base` is 256-aligned and `u` and `c` are below 256, so `at`
+    // is `base + (u ^ c)`, inside the 256-byte table.
+    usize::from(unsafe { *base.with_addr(at) })
+}
+
+/// The Pearson table in four registers of 64 entries.
+#[derive(Clone, Copy)]
+struct Table([__m512i; 4]);
+
+impl Table {
+    #[target_feature(enable = "avx512f")]
+    fn load() -> Self {
+        let part = |i: usize| {
+            // SAFETY: PEARSON has 256 bytes, so bytes 64i..64i+64 (i < 4)
+            // are readable; the load has no alignment requirement.
+            unsafe { _mm512_loadu_si512(PEARSON.as_ptr().add(64 * i).cast()) }
+        };
+        Table([part(0), part(1), part(2), part(3)])
+    }
+
+    /// `PEARSON[i]` for each byte `i` of `idx`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    fn lookup(self, idx: __m512i) -> __m512i {
+        let [t0, t1, t2, t3] = self.0;
+        // vpermi2b uses the low 7 bits of each index.
+        let low = _mm512_permutex2var_epi8(t0, idx, t1);
+        let high = _mm512_permutex2var_epi8(t2, idx, t3);
+        _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), low, high)
+    }
+
+    /// The three-byte Pearson hash `PEARSON[PEARSON[PEARSON[s ^ a] ^ b] ^ c]`
+    /// where `first` is already `PEARSON[s ^ a]`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    fn triplet(self, first: __m512i, b: __m512i, c: __m512i) -> __m512i {
+        self.lookup(_mm512_xor_si512(self.lookup(_mm512_xor_si512(first, b)), c))
+    }
+}
+
+/// Bytes of the buffer of kept buckets: six compressed vectors stored at
+/// most 5 * 64 bytes in, then padding up to 192 bytes past the kept ones.
+const KEPT_LEN: usize = 6 * 64 + 3 * 64;
+/// Kept buckets that the interleaved loop counts, 3 per checksum step.
+const INTERLEAVED: usize = 192;
+
+/// The vector results for one block of up to 64 windows.
+#[repr(C, align(64))]
+struct Block {
+    /// Bucket indexes below 128, then padding.
+    kept: [u8; KEPT_LEN],
+    /// The input `u` of each window's checksum step.
+    steps: [u8; 64],
+    /// Windows in the block.
+    lanes: usize,
+    /// Valid bytes of `kept`.
+    kept_len: usize,
+}
+
+/// Registers every block needs.
+#[derive(Clone, Copy)]
+struct Consts {
+    table: Table,
+    salts: [__m512i; 7],
+    /// Padding of the kept buckets: distinct indexes past the digest's 128
+    /// buckets, so padded increments land in counters nobody reads and do
+    /// not wait on each other.
+    pad: __m512i,
+}
+
+impl Consts {
+    #[target_feature(enable = "avx512f")]
+    fn new() -> Self {
+        let salt = |s: u8| _mm512_set1_epi8(s as i8);
+        let mut pad_bytes = [0u8; 64];
+        for (i, b) in pad_bytes.iter_mut().enumerate() {
+            *b = 128 + i as u8;
+        }
+        Consts {
+            table: Table::load(),
+            salts: [
+                salt(SALT_CHECKSUM),
+                salt(SALT_1),
+                salt(SALT_2),
+                salt(SALT_3),
+                salt(SALT_4),
+                salt(SALT_5),
+                salt(SALT_6),
+            ],
+            // SAFETY: `pad_bytes` has 64 readable bytes.
+            pad: unsafe { _mm512_loadu_si512(pad_bytes.as_ptr().cast()) },
+        }
+    }
+}
+
+/// Hashes the windows `start..start + 64` (those below `windows`) of
+/// `bytes`, where `windows = bytes.len() - 4 > start`, into `out`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2")]
+fn hash_block(k: &Consts, bytes: &[u8], start: usize, windows: usize, out: &mut Block) {
+    let table = k.table;
+    let lanes = (windows - start).min(64);
+    let valid: __mmask64 = if lanes == 64 { !0 } else { (1 << lanes) - 1 };
+    // w[j] holds byte j of each of the windows starting at `start`.
+    let w = [0, 1, 2, 3, 4].map(|j| {
+        // SAFETY: lane i reads byte start + j + i, and only for
+        // i < lanes <= windows - start, i.e. below bytes.len(); masked-off
+        // lanes are not read (AVX-512 masked loads suppress faults), and the
+        // pointer itself stays inside `bytes` as start + j < bytes.len().
+        unsafe { _mm512_maskz_loadu_epi8(valid, bytes.as_ptr().add(start + j).cast()) }
+    });
+    let [w0, w1, w2, w3, w4] = w;
+    let [f0, f1, f2, f3, f4, f5, f6] = k.salts.map(|s| table.lookup(_mm512_xor_si512(w4, s)));
+    let steps = table.lookup(_mm512_xor_si512(f0, w3));
+    // SAFETY: `out.steps` has 64 writable bytes.
+    unsafe { _mm512_storeu_si512(out.steps.as_mut_ptr().cast(), steps) };
+    let buckets = [
+        table.triplet(f1, w3, w2),
+        table.triplet(f2, w3, w1),
+        table.triplet(f3, w2, w1),
+        table.triplet(f4, w2, w0),
+        table.triplet(f5, w3, w0),
+        table.triplet(f6, w1, w0),
+    ];
+    let kept = out.kept.as_mut_ptr();
+    let mut n = 0;
+    for b in buckets {
+        let low = valid & !_mm512_movepi8_mask(b);
+        let packed = _mm512_mask_compress_epi8(k.pad, low, b);
+        debug_assert!(n <= 5 * 64);
+        // SAFETY: n <= 5 * 64 (each earlier vector kept at most 64), so the
+        // 64 bytes at n lie inside `out.kept`.
+        unsafe { _mm512_storeu_si512(kept.add(n).cast(), packed) };
+        n += low.count_ones() as usize;
+    }
+    if lanes == 64 {
+        // Pad the kept buckets to at least INTERLEAVED.
+        for i in 0..3 {
+            // SAFETY: n <= 6 * 64, so n + 64i + 64 <= KEPT_LEN.
+            unsafe { _mm512_storeu_si512(kept.add(n + 64 * i).cast(), k.pad) };
+        }
+    }
+    out.lanes = lanes;
+    out.kept_len = n;
+}
+
+/// Runs the checksum chain `c` through `block` and counts its buckets into
+/// the six histograms.
+#[inline(always)]
+fn count_block(hist: &mut Histograms, c: usize, block: &Block) -> usize {
+    let [h0, h1, h2, h3, h4, h5, ..] = hist;
+    let mut c = c;
+    let kept = &block.kept;
+    if block.lanes == 64 {
+        for (g, pair) in block.steps.chunks_exact(2).enumerate() {
+            c = checksum_step(c, pair[0]);
+            c = checksum_step(c, pair[1]);
+            let at = 6 * g;
+            h0[usize::from(kept[at])] += 1;
+            h1[usize::from(kept[at + 1])] += 1;
+            h2[usize::from(kept[at + 2])] += 1;
+            h3[usize::from(kept[at + 3])] += 1;
+            h4[usize::from(kept[at + 4])] += 1;
+            h5[usize::from(kept[at + 5])] += 1;
+        }
+        let rest = kept.get(INTERLEAVED..block.kept_len).unwrap_or(&[]);
+        count([h0, h1, h2, h3, h4, h5], rest);
+    } else {
+        for &u in &block.steps[..block.lanes] {
+            c = checksum_step(c, u);
+        }
+        count([h0, h1, h2, h3, h4, h5], &kept[..block.kept_len]);
+    }
+    c
+}
+
+/// See [`Avx512::feed_windows`].
+///
+/// # Safety
+/// The CPU must support AVX-512 F, BW, VBMI and VBMI2.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2")]
+unsafe fn feed_windows(hist: &mut Histograms, checksum: &mut u8, bytes: &[u8]) {
+    let windows = bytes.len().saturating_sub(4);
+    if windows == 0 {
+        return;
+    }
+    let consts = Consts::new();
+    let empty = || Block {
+        kept: [0; KEPT_LEN],
+        steps: [0; 64],
+        lanes: 0,
+        kept_len: 0,
+    };
+    // The vector work runs one block ahead of the checksum chain, so that
+    // the chain of one block (a dependent load per window) never waits for
+    // the vectors of the next.
+    let mut blocks = [empty(), empty()];
+    let mut c = usize::from(*checksum);
+    hash_block(&consts, bytes, 0, windows, &mut blocks[0]);
+    let mut start = 0;
+    let mut now = 0;
+    loop {
+        let [a, b] = &mut blocks;
+        let (current, next) = if now == 0 { (a, b) } else { (b, a) };
+        let next_start = start + 64;
+        if next_start < windows {
+            hash_block(&consts, bytes, next_start, windows, next);
+        }
+        c = count_block(hist, c, current);
+        if next_start >= windows {
+            break;
+        }
+        start = next_start;
+        now ^= 1;
+    }
+    // c comes from a byte load, so it fits.
+    *checksum = c as u8;
+}
+
+/// Counts `buckets` round-robin into the six histograms.
+#[inline(always)]
+fn count(hist: [&mut [u32; 256]; 6], buckets: &[u8]) {
+    let [h0, h1, h2, h3, h4, h5] = hist;
+    let mut groups = buckets.chunks_exact(6);
+    for g in &mut groups {
+        h0[usize::from(g[0])] += 1;
+        h1[usize::from(g[1])] += 1;
+        h2[usize::from(g[2])] += 1;
+        h3[usize::from(g[3])] += 1;
+        h4[usize::from(g[4])] += 1;
+        h5[usize::from(g[5])] += 1;
+    }
+    for (h, &b) in [h0, h1, h2, h3, h4, h5].into_iter().zip(groups.remainder()) {
+        h[usize::from(b)] += 1;
+    }
+}
