@@ -1,25 +1,30 @@
 //! AVX-512 kernels for [`super::Hasher`]: the only `unsafe` code of the ssdeep
 //! hasher. Both kernels compute exactly what the portable byte loop does;
-//! the tests in the parent module compare the two on many inputs.
+//! the tests in `fast_path_tests` compare the two on many inputs.
 //!
-//! * [`Avx512::find_candidate`] evaluates the rolling hash at 16 positions
-//!   per vector. The hash at a position is a pure function of the 7 bytes
-//!   ending there (`h3` shifts older bytes out of its 32 bits), so positions
-//!   are independent and no serial state is carried.
+//! * [`Avx512::find_candidate`] finds the next cut. The rolling hash at a
+//!   position is a pure function of the 7 bytes ending there (`h3` shifts
+//!   older bytes out of its 32 bits), so positions are independent: 16 per
+//!   vector get the exact 32-bit test, or, once cuts are rare (level 8 and
+//!   up), 64 per vector get a test of the low 16 bits only, the survivors
+//!   being checked in scalar code.
 //! * [`Avx512::apply`] advances the 64 piece-hash lanes (6-bit FNV states:
 //!   32 levels times the 64- and 32-character forms) over a run of bytes
-//!   that contains no cut. Each byte is one `vpermb` through a 64-entry table
-//!   `s -> (s * prime) ^ byte`; long runs are split into eight parts whose
-//!   maps (permutations of the 64 states) are computed side by side, from
-//!   the identity, and composed at the end, which hides the permute latency.
+//!   that contains no cut. Each byte is a `vpermb` table lookup and an xor.
+//!   Long runs are split into eight parts whose maps of the states are
+//!   computed side by side, from the identity, and composed at the end,
+//!   which hides the permute latency; a map needs only 32 lanes (see
+//!   [`MIX`]), which halves the permute cost.
 
 use std::arch::x86_64::{
-    __m128i, __m512i, _mm_loadu_si128, _mm512_add_epi16, _mm512_add_epi32, _mm512_and_si512,
-    _mm512_castsi128_si512, _mm512_cmple_epu32_mask, _mm512_cvtepu8_epi32, _mm512_loadu_si512,
-    _mm512_maddubs_epi16, _mm512_mullo_epi32, _mm512_permutexvar_epi8, _mm512_rorv_epi32,
-    _mm512_set1_epi8, _mm512_set1_epi16, _mm512_set1_epi32, _mm512_slli_epi16, _mm512_slli_epi32,
-    _mm512_srli_epi16, _mm512_storeu_si512, _mm512_ternarylogic_epi32, _mm512_testn_epi16_mask,
-    _mm512_xor_si512,
+    __m128i, __m256i, __m512i, _mm_loadu_si128, _mm256_loadu_si256, _mm256_permutexvar_epi8,
+    _mm256_set1_epi8, _mm256_set1_epi32, _mm256_ternarylogic_epi32, _mm256_xor_si256,
+    _mm512_add_epi16, _mm512_add_epi32, _mm512_and_si512, _mm512_castsi128_si512,
+    _mm512_castsi256_si512, _mm512_castsi512_si256, _mm512_cmple_epu32_mask, _mm512_cvtepu8_epi32,
+    _mm512_inserti64x4, _mm512_loadu_si512, _mm512_maddubs_epi16, _mm512_mullo_epi32,
+    _mm512_permutexvar_epi8, _mm512_rorv_epi32, _mm512_set1_epi8, _mm512_set1_epi16,
+    _mm512_set1_epi32, _mm512_slli_epi16, _mm512_slli_epi32, _mm512_srli_epi16,
+    _mm512_storeu_si512, _mm512_ternarylogic_epi32, _mm512_testn_epi16_mask, _mm512_xor_si512,
 };
 
 use super::{FNV_PRIME, ROLLING_WINDOW};
@@ -28,26 +33,26 @@ use super::{FNV_PRIME, ROLLING_WINDOW};
 /// the same 32 for the 32-character one.
 pub(super) const LANES: usize = 64;
 
-/// `STEP.0[c][s]` is the 6-bit FNV step `(s * prime) ^ c` for the low 6 bits
-/// `c` of an input byte (the high bits never reach the low 6 of the state).
-#[repr(C, align(64))]
-struct StepTables([[u8; LANES]; 64]);
-
-static STEP: StepTables = {
-    let mut t = [[0u8; LANES]; 64];
-    let mut c = 0;
-    while c < 64 {
-        let mut s = 0;
-        while s < LANES {
-            t[c][s] = (((s as u16 * FNV_PRIME) ^ c as u16) & 63) as u8;
-            s += 1;
-        }
-        c += 1;
+/// The FNV step on 6-bit states is a T-function: the low 5 bits of
+/// `(s * prime) ^ c` depend only on the low 5 bits of `s`, and bit 5 is bit 5
+/// of `s` flipped by something the low 5 bits and `c` determine (adding 32
+/// times an odd number flips bit 5 and nothing else). So a step is
+/// `MIX[s & 31] ^ s ^ c` with `MIX[v] = (v * prime mod 64) ^ v`: the `^ s`
+/// cancels the table's `^ v` in the low bits and carries bit 5 over. The
+/// table is stored twice so that a 64-lane `vpermb` (6-bit index) reads the
+/// same entries as a 32-lane one (5-bit index).
+static MIX: [u8; LANES] = {
+    let mut t = [0u8; LANES];
+    let mut v = 0;
+    while v < LANES {
+        let low = (v & 31) as u16;
+        t[v] = (((low * FNV_PRIME) & 63) ^ low) as u8;
+        v += 1;
     }
-    StepTables(t)
+    t
 };
 
-/// The identity map of the 64 states, the start of a partial run's map.
+/// The identity map of the states, the start of a partial run's map.
 static IDENTITY: [u8; LANES] = {
     let mut t = [0u8; LANES];
     let mut s = 0;
@@ -62,7 +67,7 @@ static IDENTITY: [u8; LANES] = {
 const SPLIT_MIN: usize = 128;
 const PARTS: usize = 8;
 
-/// Proof that the CPU has AVX-512 F, BW and VBMI: only [`Avx512::detect`]
+/// Proof that the CPU has AVX-512 F, BW, VL and VBMI: only [`Avx512::detect`]
 /// makes one.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Avx512 {
@@ -74,6 +79,7 @@ impl Avx512 {
     pub(super) fn detect() -> Option<Self> {
         let ok = is_x86_feature_detected!("avx512f")
             && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vl")
             && is_x86_feature_detected!("avx512vbmi");
         ok.then_some(Avx512 { _proof: () })
     }
@@ -123,7 +129,7 @@ impl Avx512 {
         if bytes.is_empty() {
             return;
         }
-        // SAFETY: `self` proves AVX-512 F, BW and VBMI; the kernel touches
+        // SAFETY: `self` proves AVX-512 F, BW, VL and VBMI; the kernel touches
         // only `state`, `bytes` and the static tables.
         unsafe { apply_kernel(state, bytes) }
     }
@@ -287,51 +293,59 @@ fn scan(data: &[u8], from: usize, end: usize, level: u32) -> (Option<usize>, usi
     (None, p.min(end))
 }
 
-#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-#[inline]
-fn step(v: __m512i, byte: u8) -> __m512i {
-    let table = &STEP.0[usize::from(byte & 63)];
-    // SAFETY: `table` is 64 readable bytes.
-    let t = unsafe { _mm512_loadu_si512(table.as_ptr().cast()) };
-    _mm512_permutexvar_epi8(v, t)
-}
-
-#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vl")]
 fn apply_kernel(state: &mut [u8; LANES], bytes: &[u8]) {
-    // SAFETY: `state` is 64 readable bytes.
-    let mut s = unsafe { _mm512_loadu_si512(state.as_ptr().cast()) };
+    // SAFETY: `state` and MIX are 64 readable bytes.
+    let (mut s, mix) = unsafe {
+        (
+            _mm512_loadu_si512(state.as_ptr().cast()),
+            _mm512_loadu_si512(MIX.as_ptr().cast()),
+        )
+    };
     if bytes.len() < SPLIT_MIN {
-        // Short runs are latency-bound whatever is done; the table load is
-        // off the dependency chain.
+        // Short runs are latency-bound whatever is done.
         for &c in bytes {
-            s = step(s, c);
+            let c = _mm512_set1_epi8((c & 63) as i8);
+            s = _mm512_ternarylogic_epi32::<0x96>(_mm512_permutexvar_epi8(s, mix), s, c);
         }
     } else {
-        let part = bytes.len() / PARTS;
+        // A map of the 64 states is given by its first 32 entries (the
+        // others differ in bit 5 only), so the chains are 32-lane vectors,
+        // whose permutes cost half as much as 64-lane ones.
+        let mix = _mm512_castsi512_si256(mix);
         // SAFETY: IDENTITY is 64 readable bytes.
-        let id = unsafe { _mm512_loadu_si512(IDENTITY.as_ptr().cast()) };
-        let mut chains = [id; PARTS];
-        chains[0] = s;
+        let id = unsafe { _mm256_loadu_si256(IDENTITY.as_ptr().cast()) };
+        let mut maps = [id; PARTS];
+        let part = bytes.len() / PARTS;
         let chunks: [&[u8]; PARTS] =
             std::array::from_fn(|k| bytes.get(k * part..(k + 1) * part).unwrap_or_default());
         let mut done = 0;
         while let Some(block) = chunks_block(&chunks, done) {
-            advance_block(&mut chains, block);
+            advance_block(&mut maps, block, mix);
             done += BLOCK_STEPS;
         }
-        for (chain, chunk) in chains.iter_mut().zip(&chunks) {
+        let step = |m: __m256i, c: u8| {
+            let c = _mm256_set1_epi8((c & 63) as i8);
+            _mm256_ternarylogic_epi32::<0x96>(_mm256_permutexvar_epi8(m, mix), m, c)
+        };
+        for (map, chunk) in maps.iter_mut().zip(&chunks) {
             for &c in chunk.get(done..).unwrap_or_default() {
-                *chain = step(*chain, c);
+                *map = step(*map, c);
             }
         }
         // The last part also takes the remainder of the division.
         for &c in bytes.get(PARTS * part..).unwrap_or_default() {
-            chains[PARTS - 1] = step(chains[PARTS - 1], c);
+            maps[PARTS - 1] = step(maps[PARTS - 1], c);
         }
-        s = chains[0];
-        for m in &chains[1..] {
-            s = _mm512_permutexvar_epi8(s, *m);
+        // Compose: (m after f)(v) = m[f(v) & 31] ^ (f(v) & 32); 0x78 is
+        // a ^ (b & c).
+        let bit5 = _mm256_set1_epi8(32);
+        let mut f = maps[0];
+        for m in &maps[1..] {
+            f = _mm256_ternarylogic_epi32::<0x78>(_mm256_permutexvar_epi8(f, *m), f, bit5);
         }
+        let table = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(f), _mm256_xor_si256(f, bit5));
+        s = _mm512_permutexvar_epi8(s, table);
     }
     // SAFETY: `state` is 64 writable bytes.
     unsafe { _mm512_storeu_si512(state.as_mut_ptr().cast(), s) };
@@ -352,17 +366,14 @@ fn chunks_block<'a>(
     Some(out)
 }
 
-/// Advances the chains by 16 bytes each. A step is `vpermb` through the
-/// multiply-by-prime table held in a register, then an xor with the byte;
-/// the byte comes as a 4-fold copy in memory that the xor broadcasts for
-/// free, which keeps the loop off the load and shuffle ports a per-byte
-/// table would need.
-#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-fn advance_block(chains: &mut [__m512i; PARTS], block: [&[u8; BLOCK_STEPS]; PARTS]) {
-    // SAFETY: STEP.0[0] is 64 readable bytes (the table for byte 0: the
-    // plain multiplication).
-    let mul = unsafe { _mm512_loadu_si512(STEP.0[0].as_ptr().cast()) };
-    let spread = load_table(&SPREAD);
+/// Advances the maps by 16 bytes each: per byte, one 32-lane `vpermb`
+/// through [`MIX`] and one three-way xor. The byte comes as a 4-fold copy in
+/// memory that the xor broadcasts for free, which keeps the loop off the
+/// shuffle port a per-byte broadcast would need.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vl")]
+fn advance_block(maps: &mut [__m256i; PARTS], block: [&[u8; BLOCK_STEPS]; PARTS], mix: __m256i) {
+    // SAFETY: SPREAD is 64 readable bytes.
+    let spread = unsafe { _mm512_loadu_si512(SPREAD.as_ptr().cast()) };
     let low6 = _mm512_set1_epi8(63);
     let mut copies = [[0u32; BLOCK_STEPS]; PARTS];
     for (dst, src) in copies.iter_mut().zip(block) {
@@ -374,9 +385,9 @@ fn advance_block(chains: &mut [__m512i; PARTS], block: [&[u8; BLOCK_STEPS]; PART
         }
     }
     for i in 0..BLOCK_STEPS {
-        for (chain, c) in chains.iter_mut().zip(&copies) {
-            let byte = _mm512_set1_epi32(c[i] as i32);
-            *chain = _mm512_xor_si512(_mm512_permutexvar_epi8(*chain, mul), byte);
+        for (m, c) in maps.iter_mut().zip(&copies) {
+            let byte = _mm256_set1_epi32(c[i] as i32);
+            *m = _mm256_ternarylogic_epi32::<0x96>(_mm256_permutexvar_epi8(*m, mix), *m, byte);
         }
     }
 }
@@ -392,10 +403,3 @@ static SPREAD: [u8; LANES] = {
     }
     t
 };
-
-#[target_feature(enable = "avx512f")]
-#[inline]
-fn load_table(bytes: &[u8; LANES]) -> __m512i {
-    // SAFETY: `bytes` is 64 readable bytes.
-    unsafe { _mm512_loadu_si512(bytes.as_ptr().cast()) }
-}
