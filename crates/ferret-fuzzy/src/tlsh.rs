@@ -255,12 +255,19 @@ type Histograms = [[u32; 256]; 12];
 /// Runs shorter than this are left to the byte-by-byte loop.
 const MIN_RUN: usize = 32;
 
+/// Bytes searched for a run at a time: the window loop then reads them
+/// again while they are still in the cache.
+const RUN_SCAN: usize = 16 << 10;
+
 /// The next run of at least [`MIN_RUN`] equal bytes that begins at or after
-/// `pos - 4` (`pos >= 4`), as `(start, end)`.
-fn next_run(data: &[u8], pos: usize) -> Option<(usize, usize)> {
+/// `pos - 4` (`pos >= 4`), as `(start, end)`, if one is found by looking at
+/// the blocks of [`MIN_RUN`] bytes that start before `limit`.
+fn next_run(data: &[u8], pos: usize, limit: usize) -> Option<(usize, usize)> {
     let lowest = pos - 4;
     let mut q = pos;
-    while let Some(block) = data.get(q..q + MIN_RUN) {
+    while q < limit
+        && let Some(block) = data.get(q..q + MIN_RUN)
+    {
         let v = block[0];
         // Mixed data fails within the first bytes, so this costs little.
         if block.iter().all(|&b| b == v) {
@@ -417,9 +424,11 @@ impl Hasher {
         // counted in one step each rather than byte by byte.
         let mut pos = 4;
         while pos < data.len() {
-            let Some((run_start, run_end)) = next_run(data, pos) else {
-                self.feed_windows(&data[pos - 4..]);
-                break;
+            let limit = data.len().min(pos + RUN_SCAN);
+            let Some((run_start, run_end)) = next_run(data, pos, limit) else {
+                self.feed_windows(&data[pos - 4..limit]);
+                pos = limit;
+                continue;
             };
             // Windows ending before `run_start + 4` still hold earlier bytes.
             let uniform_from = run_start + 4;

@@ -17,9 +17,10 @@
 //!   on the chain and no indexed addressing.
 
 use std::arch::x86_64::{
-    __m512i, __mmask64, _mm512_loadu_si512, _mm512_mask_blend_epi8, _mm512_mask_compress_epi8,
-    _mm512_maskz_loadu_epi8, _mm512_movepi8_mask, _mm512_permutex2var_epi8, _mm512_set1_epi8,
-    _mm512_storeu_si512, _mm512_xor_si512,
+    __m512i, __mmask64, _mm_loadl_epi64, _mm512_cvtepu8_epi64, _mm512_loadu_si512,
+    _mm512_mask_blend_epi8, _mm512_mask_compress_epi8, _mm512_maskz_loadu_epi8,
+    _mm512_movepi8_mask, _mm512_or_si512, _mm512_permutex2var_epi8, _mm512_set1_epi8,
+    _mm512_set1_epi64, _mm512_storeu_si512, _mm512_xor_si512,
 };
 
 use super::{Histograms, PEARSON, SALT_1, SALT_2, SALT_3, SALT_4, SALT_5, SALT_6, SALT_CHECKSUM};
@@ -35,13 +36,15 @@ impl Avx512 {
         let supported = is_x86_feature_detected!("avx512f")
             && is_x86_feature_detected!("avx512bw")
             && is_x86_feature_detected!("avx512vbmi")
-            && is_x86_feature_detected!("avx512vbmi2");
+            && is_x86_feature_detected!("avx512vbmi2")
+            && is_x86_feature_detected!("popcnt");
         supported.then_some(Avx512(()))
     }
 
     /// Counts every 5-byte window of `bytes`, as [`super::feed_windows`]
-    /// does. Only the first six histograms are used, each receiving at most
-    /// one increment per window.
+    /// does. Only the first eight histograms are used, each receiving at
+    /// most one increment per window (counters past the digest's 128
+    /// buckets included).
     pub(super) fn feed_windows(self, hist: &mut Histograms, checksum: &mut u8, bytes: &[u8]) {
         // SAFETY: `self` exists only if `detect` found every feature that
         // `feed_windows` enables.
@@ -56,14 +59,26 @@ struct AlignedTable([u8; 256]);
 
 static PEARSON_ALIGNED: AlignedTable = AlignedTable(PEARSON);
 
-/// One checksum step, `PEARSON[u ^ c]`, with `c < 256`.
+/// The address of `PEARSON_ALIGNED`, whose low 8 bits are zero.
+fn table_addr() -> usize {
+    PEARSON_ALIGNED.0.as_ptr().addr()
+}
+
+/// One checksum step, `PEARSON[u ^ c]`, where `step` is the address of
+/// `PEARSON_ALIGNED[u]` (as [`Block::steps`] holds it) and `c < 256`.
 #[inline(always)]
-fn checksum_step(c: usize, u: u8) -> usize {
-    let base = PEARSON_ALIGNED.0.as_ptr();
-    let at = (base.addr() + usize::from(u)) ^ c;
-    // SAFETY: `base` is 256-aligned and `u` and `c` are below 256, so `at`
-    // is `base + (u ^ c)`, inside the 256-byte table.
-    usize::from(unsafe { *base.with_addr(at) })
+fn checksum_step(c: usize, step: usize) -> usize {
+    debug_assert!(step >> 8 == table_addr() >> 8 && c < 256);
+    // SAFETY: `step` is table_addr() + u with u < 256 (see `Block::steps`)
+    // and table_addr() is 256-aligned, so `step ^ c` is table_addr() +
+    // (u ^ c), inside the 256-byte table as c < 256.
+    usize::from(unsafe { *PEARSON_ALIGNED.0.as_ptr().with_addr(step ^ c) })
+}
+
+/// [`checksum_step`] over several windows.
+#[inline(always)]
+fn checksum_steps(c: usize, steps: &[usize]) -> usize {
+    steps.iter().fold(c, |c, &step| checksum_step(c, step))
 }
 
 /// The Pearson table in four registers of 64 entries.
@@ -104,20 +119,37 @@ impl Table {
 /// Bytes of the buffer of kept buckets: six compressed vectors stored at
 /// most 5 * 64 bytes in, then padding up to 192 bytes past the kept ones.
 const KEPT_LEN: usize = 6 * 64 + 3 * 64;
-/// Kept buckets that the interleaved loop counts, 3 per checksum step.
+/// Kept buckets that the interleaved loop counts, 4 per checksum step.
 const INTERLEAVED: usize = 192;
+/// Checksum steps taken during the vector work of the next block (the
+/// others go with the histogram increments).
+const EARLY_STEPS: usize = 64 - INTERLEAVED / 4;
 
 /// The vector results for one block of up to 64 windows.
 #[repr(C, align(64))]
 struct Block {
     /// Bucket indexes below 128, then padding.
     kept: [u8; KEPT_LEN],
-    /// The input `u` of each window's checksum step.
-    steps: [u8; 64],
+    /// For each window, the address of `PEARSON_ALIGNED[u]` where `u` is the
+    /// input of its checksum step: the chain then needs one XOR and one
+    /// load with no address arithmetic. Always of that form, which
+    /// [`checksum_step`]'s memory safety relies on.
+    steps: [usize; 64],
     /// Windows in the block.
     lanes: usize,
     /// Valid bytes of `kept`.
     kept_len: usize,
+}
+
+impl Block {
+    fn new() -> Self {
+        Block {
+            kept: [0; KEPT_LEN],
+            steps: [table_addr(); 64],
+            lanes: 0,
+            kept_len: 0,
+        }
+    }
 }
 
 /// Registers every block needs.
@@ -129,6 +161,8 @@ struct Consts {
     /// buckets, so padded increments land in counters nobody reads and do
     /// not wait on each other.
     pad: __m512i,
+    /// `table_addr()` in each 64-bit lane.
+    base: __m512i,
 }
 
 impl Consts {
@@ -152,15 +186,27 @@ impl Consts {
             ],
             // SAFETY: `pad_bytes` has 64 readable bytes.
             pad: unsafe { _mm512_loadu_si512(pad_bytes.as_ptr().cast()) },
+            base: _mm512_set1_epi64(table_addr() as i64),
         }
     }
 }
 
 /// Hashes the windows `start..start + 64` (those below `windows`) of
 /// `bytes`, where `windows = bytes.len() - 4 > start`, into `out`.
+///
+/// `between(i)` is called for i in 0..4 between parts of the work: the
+/// checksum chain of the previous block goes there, so that its dependent
+/// loads are spread evenly through the instruction stream.
 #[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2")]
-fn hash_block(k: &Consts, bytes: &[u8], start: usize, windows: usize, out: &mut Block) {
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,popcnt")]
+fn hash_block(
+    k: &Consts,
+    bytes: &[u8],
+    start: usize,
+    windows: usize,
+    out: &mut Block,
+    mut between: impl FnMut(usize),
+) {
     let table = k.table;
     let lanes = (windows - start).min(64);
     let valid: __mmask64 = if lanes == 64 { !0 } else { (1 << lanes) - 1 };
@@ -170,24 +216,43 @@ fn hash_block(k: &Consts, bytes: &[u8], start: usize, windows: usize, out: &mut 
         // i < lanes <= windows - start, i.e. below bytes.len(); masked-off
         // lanes are not read (AVX-512 masked loads suppress faults), and the
         // pointer itself stays inside `bytes` as start + j < bytes.len().
-        unsafe { _mm512_maskz_loadu_epi8(valid, bytes.as_ptr().add(start + j).cast()) }
+        unsafe {
+            let at = bytes.as_ptr().add(start + j);
+            if lanes == 64 {
+                _mm512_loadu_si512(at.cast())
+            } else {
+                _mm512_maskz_loadu_epi8(valid, at.cast())
+            }
+        }
     });
     let [w0, w1, w2, w3, w4] = w;
     let [f0, f1, f2, f3, f4, f5, f6] = k.salts.map(|s| table.lookup(_mm512_xor_si512(w4, s)));
+    between(0);
     let steps = table.lookup(_mm512_xor_si512(f0, w3));
-    // SAFETY: `out.steps` has 64 writable bytes.
-    unsafe { _mm512_storeu_si512(out.steps.as_mut_ptr().cast(), steps) };
-    let buckets = [
-        table.triplet(f1, w3, w2),
-        table.triplet(f2, w3, w1),
-        table.triplet(f3, w2, w1),
-        table.triplet(f4, w2, w0),
-        table.triplet(f5, w3, w0),
-        table.triplet(f6, w1, w0),
-    ];
+    let mut step_bytes = [0u8; 64];
+    // SAFETY: `step_bytes` has 64 writable bytes.
+    unsafe { _mm512_storeu_si512(step_bytes.as_mut_ptr().cast(), steps) };
+    for (i, eight) in step_bytes.chunks_exact(8).enumerate() {
+        // SAFETY: `eight` has 8 readable bytes, and `out.steps` 8 writable
+        // words at 8i (i < 8).
+        unsafe {
+            let u = _mm512_cvtepu8_epi64(_mm_loadl_epi64(eight.as_ptr().cast()));
+            let at = _mm512_or_si512(k.base, u);
+            _mm512_storeu_si512(out.steps.as_mut_ptr().add(8 * i).cast(), at);
+        }
+    }
+    let b1 = table.triplet(f1, w3, w2);
+    let b2 = table.triplet(f2, w3, w1);
+    between(1);
+    let b3 = table.triplet(f3, w2, w1);
+    let b4 = table.triplet(f4, w2, w0);
+    between(2);
+    let b5 = table.triplet(f5, w3, w0);
+    let b6 = table.triplet(f6, w1, w0);
+    between(3);
     let kept = out.kept.as_mut_ptr();
     let mut n = 0;
-    for b in buckets {
+    for b in [b1, b2, b3, b4, b5, b6] {
         let low = valid & !_mm512_movepi8_mask(b);
         let packed = _mm512_mask_compress_epi8(k.pad, low, b);
         debug_assert!(n <= 5 * 64);
@@ -207,72 +272,91 @@ fn hash_block(k: &Consts, bytes: &[u8], start: usize, windows: usize, out: &mut 
     out.kept_len = n;
 }
 
-/// Runs the checksum chain `c` through `block` and counts its buckets into
-/// the six histograms.
+/// The histograms the vector loop uses.
+type Eight<'a> = [&'a mut [u32; 256]; 8];
+
+/// Runs the checksum chain `c` through `block` and counts its buckets.
 #[inline(always)]
-fn count_block(hist: &mut Histograms, c: usize, block: &Block) -> usize {
-    let [h0, h1, h2, h3, h4, h5, ..] = hist;
+fn count_block(h: &mut Eight<'_>, c: usize, block: &Block) -> usize {
+    let c = checksum_steps(c, &block.steps[..block.lanes]);
+    count(h, &block.kept[..block.kept_len]);
+    c
+}
+
+/// Counts the full block `cur` while hashing the windows from `start` (as
+/// [`hash_block`]) into `next`, with the checksum steps of `cur` spread
+/// through both.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,popcnt")]
+#[allow(clippy::too_many_arguments)]
+fn count_and_hash(
+    k: &Consts,
+    bytes: &[u8],
+    start: usize,
+    windows: usize,
+    next: &mut Block,
+    cur: &Block,
+    h: &mut Eight<'_>,
+    c: usize,
+) -> usize {
+    debug_assert_eq!(cur.lanes, 64);
     let mut c = c;
-    let kept = &block.kept;
-    if block.lanes == 64 {
-        for (g, pair) in block.steps.chunks_exact(2).enumerate() {
-            c = checksum_step(c, pair[0]);
-            c = checksum_step(c, pair[1]);
-            let at = 6 * g;
-            h0[usize::from(kept[at])] += 1;
-            h1[usize::from(kept[at + 1])] += 1;
-            h2[usize::from(kept[at + 2])] += 1;
-            h3[usize::from(kept[at + 3])] += 1;
-            h4[usize::from(kept[at + 4])] += 1;
-            h5[usize::from(kept[at + 5])] += 1;
-        }
-        let rest = kept.get(INTERLEAVED..block.kept_len).unwrap_or(&[]);
-        count([h0, h1, h2, h3, h4, h5], rest);
-    } else {
-        for &u in &block.steps[..block.lanes] {
-            c = checksum_step(c, u);
-        }
-        count([h0, h1, h2, h3, h4, h5], &kept[..block.kept_len]);
+    let (early, late) = cur.steps.split_at(EARLY_STEPS);
+    hash_block(k, bytes, start, windows, next, |i| {
+        let per = EARLY_STEPS / 4;
+        c = checksum_steps(c, &early[per * i..per * (i + 1)]);
+    });
+    let kept = &cur.kept;
+    let [h0, h1, h2, h3, h4, h5, h6, h7] = h;
+    // Alternate sets of four histograms, so that repeated buckets do not
+    // make one increment wait for the one before.
+    for (g, pair) in late.chunks_exact(2).enumerate() {
+        let at = 8 * g;
+        c = checksum_step(c, pair[0]);
+        h0[usize::from(kept[at])] += 1;
+        h1[usize::from(kept[at + 1])] += 1;
+        h2[usize::from(kept[at + 2])] += 1;
+        h3[usize::from(kept[at + 3])] += 1;
+        c = checksum_step(c, pair[1]);
+        h4[usize::from(kept[at + 4])] += 1;
+        h5[usize::from(kept[at + 5])] += 1;
+        h6[usize::from(kept[at + 6])] += 1;
+        h7[usize::from(kept[at + 7])] += 1;
     }
+    count(h, kept.get(INTERLEAVED..cur.kept_len).unwrap_or(&[]));
     c
 }
 
 /// See [`Avx512::feed_windows`].
 ///
 /// # Safety
-/// The CPU must support AVX-512 F, BW, VBMI and VBMI2.
-#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2")]
+/// The CPU must support AVX-512 F, BW, VBMI and VBMI2, and POPCNT.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,popcnt")]
 unsafe fn feed_windows(hist: &mut Histograms, checksum: &mut u8, bytes: &[u8]) {
     let windows = bytes.len().saturating_sub(4);
     if windows == 0 {
         return;
     }
     let consts = Consts::new();
-    let empty = || Block {
-        kept: [0; KEPT_LEN],
-        steps: [0; 64],
-        lanes: 0,
-        kept_len: 0,
-    };
+    let [h0, h1, h2, h3, h4, h5, h6, h7, ..] = hist;
+    let mut h = [h0, h1, h2, h3, h4, h5, h6, h7];
     // The vector work runs one block ahead of the checksum chain, so that
     // the chain of one block (a dependent load per window) never waits for
     // the vectors of the next.
-    let mut blocks = [empty(), empty()];
+    let mut blocks = [Block::new(), Block::new()];
     let mut c = usize::from(*checksum);
-    hash_block(&consts, bytes, 0, windows, &mut blocks[0]);
+    hash_block(&consts, bytes, 0, windows, &mut blocks[0], |_| ());
     let mut start = 0;
     let mut now = 0;
     loop {
         let [a, b] = &mut blocks;
-        let (current, next) = if now == 0 { (a, b) } else { (b, a) };
+        let (cur, next) = if now == 0 { (a, b) } else { (b, a) };
         let next_start = start + 64;
-        if next_start < windows {
-            hash_block(&consts, bytes, next_start, windows, next);
-        }
-        c = count_block(hist, c, current);
         if next_start >= windows {
+            c = count_block(&mut h, c, cur);
             break;
         }
+        c = count_and_hash(&consts, bytes, next_start, windows, next, cur, &mut h, c);
         start = next_start;
         now ^= 1;
     }
@@ -280,20 +364,16 @@ unsafe fn feed_windows(hist: &mut Histograms, checksum: &mut u8, bytes: &[u8]) {
     *checksum = c as u8;
 }
 
-/// Counts `buckets` round-robin into the six histograms.
+/// Counts `buckets` round-robin into the eight histograms.
 #[inline(always)]
-fn count(hist: [&mut [u32; 256]; 6], buckets: &[u8]) {
-    let [h0, h1, h2, h3, h4, h5] = hist;
-    let mut groups = buckets.chunks_exact(6);
+fn count(h: &mut Eight<'_>, buckets: &[u8]) {
+    let mut groups = buckets.chunks_exact(8);
     for g in &mut groups {
-        h0[usize::from(g[0])] += 1;
-        h1[usize::from(g[1])] += 1;
-        h2[usize::from(g[2])] += 1;
-        h3[usize::from(g[3])] += 1;
-        h4[usize::from(g[4])] += 1;
-        h5[usize::from(g[5])] += 1;
+        for (h, &b) in h.iter_mut().zip(g) {
+            h[usize::from(b)] += 1;
+        }
     }
-    for (h, &b) in [h0, h1, h2, h3, h4, h5].into_iter().zip(groups.remainder()) {
+    for (h, &b) in h.iter_mut().zip(groups.remainder()) {
         h[usize::from(b)] += 1;
     }
 }
