@@ -124,7 +124,18 @@ pub fn read_input_into(
 
 /// Analyses an input read by [`read_input`].
 pub fn analyze<'d>(input: &'d Input, options: &Options) -> StaticReport<'d> {
-    let mut report = analyze_bytes(&input.path, &input.data, options);
+    analyze_input(input, options, true)
+}
+
+/// [`analyze`] but for the MD5, which is left empty: a caller analysing many
+/// files hashes them together with [`hashes::md5_many`] (several times faster
+/// than one at a time) and fills it in with [`Hashes::set_md5`].
+pub fn analyze_without_md5<'d>(input: &'d Input, options: &Options) -> StaticReport<'d> {
+    analyze_input(input, options, false)
+}
+
+fn analyze_input<'d>(input: &'d Input, options: &Options, with_md5: bool) -> StaticReport<'d> {
+    let mut report = analyze_data(&input.path, &input.data, options, with_md5);
     report.size = input.size;
     if input.size > input.data.len() as u64 {
         report.errors.push(format!(
@@ -141,13 +152,26 @@ pub fn analyze<'d>(input: &'d Input, options: &Options) -> StaticReport<'d> {
 /// For large buffers the hashes and the rest of the analysis run as rayon
 /// tasks (see [`hashes::compute`]), so an idle worker can help with them.
 pub fn analyze_bytes<'d>(path: &str, data: &'d [u8], options: &Options) -> StaticReport<'d> {
+    analyze_data(path, data, options, true)
+}
+
+fn analyze_data<'d>(
+    path: &str,
+    data: &'d [u8],
+    options: &Options,
+    with_md5: bool,
+) -> StaticReport<'d> {
+    let hash = || {
+        if with_md5 {
+            hashes::compute(data)
+        } else {
+            hashes::compute_without_md5(data)
+        }
+    };
     let (hashes, mut report) = if data.len() >= hashes::PARALLEL_MIN {
-        rayon::join(
-            || hashes::compute(data),
-            || analyze_content(path, data, options),
-        )
+        rayon::join(hash, || analyze_content(path, data, options))
     } else {
-        (hashes::compute(data), analyze_content(path, data, options))
+        (hash(), analyze_content(path, data, options))
     };
     report.hashes = hashes;
     report
@@ -203,5 +227,38 @@ fn analyze_content<'d>(path: &str, data: &'d [u8], options: &Options) -> StaticR
         packer,
         yara: None,
         errors,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A report made without MD5 and completed from `md5_many` serialises
+    /// exactly like one from `analyze`, for a small file and for a large one
+    /// (whose hashes run as parallel tasks).
+    #[test]
+    fn md5_filled_in_later_gives_the_same_report() {
+        let exe = std::env::current_exe().expect("path of the test binary");
+        let options = Options::default();
+        let big = read_input(&exe, &options).expect("reading the test binary");
+        assert!(big.data.len() >= hashes::PARALLEL_MIN);
+        let small = Input {
+            path: "small".into(),
+            size: 3000,
+            data: big.data.iter().take(3000).copied().collect(),
+        };
+        let inputs = [&big, &small];
+        let digests = hashes::md5_many(&inputs.map(|i| i.data.as_slice()));
+        for (input, digest) in inputs.iter().zip(&digests) {
+            let mut later = analyze_without_md5(input, &options);
+            assert!(later.hashes.md5.is_empty());
+            later.hashes.set_md5(digest);
+            let whole = analyze(input, &options);
+            assert_eq!(
+                serde_json::to_string(&later).expect("serialising"),
+                serde_json::to_string(&whole).expect("serialising")
+            );
+        }
     }
 }

@@ -57,7 +57,7 @@ struct Envelope<'a, R: Serialize> {
 }
 
 /// A file that could not be analysed at all.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 struct FileError {
     path: String,
     error: String,
@@ -65,8 +65,13 @@ struct FileError {
 
 pub const SCHEMA_VERSION: &str = "1.0";
 
-/// Largest read buffer a worker keeps for the next file.
+/// Largest read buffer kept for the next group of files.
 const SPARE_MAX: usize = 64 << 20;
+/// File bytes a group holds at most (a larger file goes alone): enough files
+/// that MD5 keeps its 16 lanes busy, little enough memory.
+const GROUP_BYTES: u64 = 256 << 20;
+/// Files in a group at most, which bounds the reports held before output.
+const GROUP_FILES: usize = 256;
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.min_len == 0 {
@@ -114,65 +119,35 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let style = render::Style::new(color);
     let mut first = true;
-    // Chunks keep output in command-line order while bounding what is held at once;
-    // each worker renders its own output so that serialisation runs in parallel too.
-    for chunk in files.chunks(64) {
-        let results: Vec<Result<Vec<u8>, FileError>> = pool.install(|| {
-            chunk
-                .par_iter()
-                .map_init(
-                    || (yara.scanner(), Vec::new()),
-                    |(scanner, spare), path| {
-                        let input =
-                            ferret_static::read_input_into(path, &options, std::mem::take(spare))
-                                .map_err(|e| FileError {
-                                path: path.display().to_string(),
-                                error: e.to_string(),
-                            })?;
-                        let report = match scanner.as_mut() {
-                            // A large file's YARA scan runs beside its analysis, so
-                            // that an idle worker can take one of them.
-                            Some(s) if input.data.len() >= ferret_static::hashes::PARALLEL_MIN => {
-                                let mut analysed = None;
-                                let yara = rayon::in_place_scope(|scope| {
-                                    scope.spawn(|_| {
-                                        analysed = Some(ferret_static::analyze(&input, &options));
-                                    });
-                                    s.scan(&input.data)
-                                });
-                                // The scope has run the spawned analysis (a panic in it
-                                // would have propagated), so this fallback never runs.
-                                let mut report = analysed
-                                    .unwrap_or_else(|| ferret_static::analyze(&input, &options));
-                                report.yara = Some(yara);
-                                report
-                            }
-                            Some(s) => {
-                                let mut report = ferret_static::analyze(&input, &options);
-                                report.yara = Some(s.scan(&input.data));
-                                report
-                            }
-                            None => ferret_static::analyze(&input, &options),
-                        };
-                        let out = if args.json {
-                            serde_json::to_vec(&report).map_err(|e| FileError {
-                                path: input.path.clone(),
-                                error: format!("serialising the report: {e}"),
-                            })?
-                        } else {
-                            render::static_report(&report, style).into_bytes()
-                        };
-                        drop(report);
-                        // Reuse the file's memory for the next one, unless it is
-                        // large enough that holding on to it would be wasteful.
-                        if input.data.capacity() <= SPARE_MAX {
-                            *spare = input.data;
-                        }
-                        Ok(out)
-                    },
-                )
-                .collect()
+    // Files go in groups, in command-line order, so that output keeps that
+    // order while memory stays bounded, and so that MD5 can hash a whole
+    // group at once (several streams side by side are much faster than one).
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len().min(options.max_file_size)))
+        .collect();
+    let mut buffers = Vec::new();
+    let mut start = 0;
+    while start < files.len() {
+        let end = group_end(&sizes, start);
+        let (Some(group), Some(group_sizes)) = (files.get(start..end), sizes.get(start..end))
+        else {
+            break;
+        };
+        let results = pool.install(|| {
+            analyse_group(
+                group,
+                group_sizes,
+                &mut buffers,
+                &Work {
+                    options: &options,
+                    yara: &yara,
+                    json: args.json,
+                    style,
+                },
+            )
         });
+        start = end;
         for r in results {
             match r {
                 Ok(bytes) => {
@@ -200,6 +175,150 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// What every file of a run is analysed with.
+struct Work<'a> {
+    options: &'a Options,
+    yara: &'a crate::yara::Yara,
+    json: bool,
+    style: render::Style,
+}
+
+/// The end of the group that starts at `start`: at most [`GROUP_FILES`] files
+/// holding at most [`GROUP_BYTES`] (a larger file goes alone).
+fn group_end(sizes: &[u64], start: usize) -> usize {
+    let mut bytes = 0u64;
+    let mut end = start;
+    for &size in sizes.iter().skip(start).take(GROUP_FILES) {
+        bytes = bytes.saturating_add(size);
+        if end > start && bytes > GROUP_BYTES {
+            break;
+        }
+        end += 1;
+    }
+    end
+}
+
+/// Reads, analyses and renders one group of files, giving each file's
+/// output (or why it could not be analysed) in the group's order. MD5 hashes
+/// the whole group at once, beside the rest of the analysis; `buffers` holds
+/// read buffers from one group to the next.
+fn analyse_group(
+    paths: &[PathBuf],
+    sizes: &[u64],
+    buffers: &mut Vec<Vec<u8>>,
+    work: &Work<'_>,
+) -> Vec<Result<Vec<u8>, FileError>> {
+    // Reused buffers go to the largest files, which gain most from memory
+    // that is already mapped.
+    let mut spares: Vec<Vec<u8>> = paths.iter().map(|_| Vec::new()).collect();
+    let mut by_size: Vec<usize> = (0..paths.len()).collect();
+    by_size.sort_by_key(|&i| std::cmp::Reverse(sizes.get(i).copied().unwrap_or(0)));
+    buffers.sort_by_key(Vec::capacity);
+    for i in by_size {
+        let (Some(slot), Some(buf)) = (spares.get_mut(i), buffers.pop()) else {
+            break;
+        };
+        *slot = buf;
+    }
+    let inputs: Vec<Result<ferret_static::Input, FileError>> = paths
+        .par_iter()
+        .zip(spares)
+        .map(|(path, spare)| {
+            ferret_static::read_input_into(path, work.options, spare).map_err(|e| FileError {
+                path: path.display().to_string(),
+                error: e.to_string(),
+            })
+        })
+        .collect();
+    let data: Vec<&[u8]> = inputs.iter().flatten().map(|i| i.data.as_slice()).collect();
+    let (digests, mut reports) = rayon::join(
+        || ferret_static::hashes::md5_many(&data),
+        || {
+            inputs
+                .par_iter()
+                .map_init(
+                    || work.yara.scanner(),
+                    |scanner, input| {
+                        let scan = scanner.as_mut().map(|s| |data: &[u8]| s.scan(data));
+                        Some(analyse(input.as_ref().ok()?, scan, work))
+                    },
+                )
+                .collect::<Vec<_>>()
+        },
+    );
+    // Digests are in the order of the files that could be read.
+    for (report, digest) in reports.iter_mut().flatten().zip(&digests) {
+        report.hashes.set_md5(digest);
+    }
+    let results = reports
+        .into_par_iter()
+        .zip(&inputs)
+        .map(|(report, input)| match (report, input) {
+            (Some(report), _) => render(&report, work),
+            (None, Err(e)) => Err(e.clone()),
+            (None, Ok(input)) => Err(FileError {
+                path: input.path.clone(),
+                error: "not analysed".into(),
+            }),
+        })
+        .collect();
+    // Keep read buffers for the next group, up to the size of a group.
+    let mut kept: usize = buffers.iter().map(Vec::capacity).sum();
+    for input in inputs.into_iter().flatten() {
+        let capacity = input.data.capacity();
+        if capacity <= SPARE_MAX && kept + capacity <= GROUP_BYTES as usize {
+            kept += capacity;
+            buffers.push(input.data);
+        }
+    }
+    results
+}
+
+/// Analyses one file but for its MD5, with YARA when `scan` is given.
+fn analyse<'d>(
+    input: &'d ferret_static::Input,
+    scan: Option<impl FnMut(&[u8]) -> ferret_report::YaraResult>,
+    work: &Work<'_>,
+) -> ferret_static::StaticReport<'d> {
+    match scan {
+        // A large file's YARA scan runs beside its analysis, so that an idle
+        // worker can take one of them.
+        Some(mut scan) if input.data.len() >= ferret_static::hashes::PARALLEL_MIN => {
+            let mut analysed = None;
+            let yara = rayon::in_place_scope(|scope| {
+                scope.spawn(|_| {
+                    analysed = Some(ferret_static::analyze_without_md5(input, work.options));
+                });
+                scan(&input.data)
+            });
+            // The scope has run the spawned analysis (a panic in it would
+            // have propagated), so this fallback never runs.
+            let mut report =
+                analysed.unwrap_or_else(|| ferret_static::analyze_without_md5(input, work.options));
+            report.yara = Some(yara);
+            report
+        }
+        Some(mut scan) => {
+            let mut report = ferret_static::analyze_without_md5(input, work.options);
+            report.yara = Some(scan(&input.data));
+            report
+        }
+        None => ferret_static::analyze_without_md5(input, work.options),
+    }
+}
+
+/// One file's report as JSON or as text.
+fn render(report: &ferret_static::StaticReport<'_>, work: &Work<'_>) -> Result<Vec<u8>, FileError> {
+    if work.json {
+        serde_json::to_vec(report).map_err(|e| FileError {
+            path: report.path.clone(),
+            error: format!("serialising the report: {e}"),
+        })
+    } else {
+        Ok(render::static_report(report, work.style).into_bytes())
+    }
 }
 
 /// Files from the arguments; directories walked without following links. Paths that
