@@ -10,24 +10,7 @@ pub const DEFAULT_MIN_LEN: usize = 4;
 /// Default cap on the number of strings kept in a [`Strings`] result.
 pub const DEFAULT_MAX_STRINGS: usize = 20_000;
 
-/// Byte classes: `true` for bytes that may appear in an extracted string
-/// (printable ASCII 0x20..=0x7e and horizontal tab). A table lookup keeps the
-/// scan loop branch-light.
-static PRINTABLE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0x20;
-    while b <= 0x7e {
-        table[b] = true;
-        b += 1;
-    }
-    table[b'\t' as usize] = true;
-    table
-};
-
-#[inline(always)]
-fn printable(b: u8) -> bool {
-    PRINTABLE[usize::from(b)]
-}
+use crate::simd::{self, Backend};
 
 /// Encoding of an extracted string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -159,16 +142,35 @@ pub fn extract<'d>(data: &'d [u8], opts: &StringOptions) -> Strings<'d> {
 /// `max_strings`. ASCII strings borrow from `data`; only UTF-16LE strings
 /// allocate (one `String` each).
 pub fn iter_strings<'d>(data: &'d [u8], opts: &StringOptions) -> StringIter<'d> {
+    iter_strings_with(data, opts, Backend::detect())
+}
+
+/// [`iter_strings`] with a chosen classifier implementation (tests compare
+/// them).
+pub(crate) fn iter_strings_with<'d>(
+    data: &'d [u8],
+    opts: &StringOptions,
+    backend: Backend,
+) -> StringIter<'d> {
     let min_len = opts.min_len.max(1);
     StringIter {
-        ascii: AsciiScanner {
+        ascii: RunScanner::new(data, Unit::Ascii, min_len, opts.ascii, backend),
+        even: RunScanner::new(
             data,
-            pos: if opts.ascii { 0 } else { data.len() },
+            Unit::Utf16 { align: 0 },
             min_len,
-        },
-        even: Utf16Scanner::new(data, 0, min_len, opts.utf16le),
-        odd: Utf16Scanner::new(data, 1, min_len, opts.utf16le),
-        heads: [None, None, None],
+            opts.utf16le,
+            backend,
+        ),
+        odd: RunScanner::new(
+            data,
+            Unit::Utf16 { align: 1 },
+            min_len,
+            opts.utf16le,
+            backend,
+        ),
+        heads: [u64::MAX; 3],
+        runs: [(0, 0); 3],
         primed: false,
     }
 }
@@ -176,21 +178,32 @@ pub fn iter_strings<'d>(data: &'d [u8], opts: &StringOptions) -> StringIter<'d> 
 /// Iterator returned by [`iter_strings`].
 #[derive(Debug)]
 pub struct StringIter<'d> {
-    ascii: AsciiScanner<'d>,
-    even: Utf16Scanner<'d>,
-    odd: Utf16Scanner<'d>,
-    /// Next pending string of each scanner, for the offset-ordered merge.
-    heads: [Option<FoundString<'d>>; 3],
+    ascii: RunScanner<'d>,
+    even: RunScanner<'d>,
+    odd: RunScanner<'d>,
+    /// File offset of each scanner's next pending run (`u64::MAX` when it has
+    /// none), for the offset-ordered merge; `runs` holds the runs.
+    heads: [u64; 3],
+    runs: [(usize, usize); 3],
     primed: bool,
 }
 
 impl<'d> StringIter<'d> {
+    fn scanner(&mut self, which: usize) -> &mut RunScanner<'d> {
+        match which {
+            0 => &mut self.ascii,
+            1 => &mut self.even,
+            _ => &mut self.odd,
+        }
+    }
+
     fn refill(&mut self, which: usize) {
-        self.heads[which] = match which {
-            0 => self.ascii.next(),
-            1 => self.even.next(),
-            _ => self.odd.next(),
+        let scanner = self.scanner(which);
+        let head = match scanner.next_run() {
+            Some(run) => (scanner.offset(run.0), run),
+            None => (u64::MAX, (0, 0)),
         };
+        (self.heads[which], self.runs[which]) = head;
     }
 }
 
@@ -205,150 +218,262 @@ impl<'d> Iterator for StringIter<'d> {
             }
         }
         // Each scanner yields in offset order, so a three-way merge of their
-        // heads keeps the combined stream ordered without buffering.
-        let mut best: Option<usize> = None;
-        for (which, head) in self.heads.iter().enumerate() {
-            if let Some(h) = head {
-                let better = match best.and_then(|b| self.heads[b].as_ref()) {
-                    Some(cur) => h.offset < cur.offset,
-                    None => true,
-                };
-                if better {
-                    best = Some(which);
-                }
-            }
+        // heads keeps the combined stream ordered without buffering. Ties go
+        // to the lower index (ASCII first).
+        let [a, e, o] = self.heads;
+        let which = if a <= e && a <= o {
+            0
+        } else if e <= o {
+            1
+        } else {
+            2
+        };
+        if self.heads[which] == u64::MAX {
+            return None;
         }
-        let which = best?;
-        let out = self.heads[which].take();
+        let run = self.runs[which];
+        let out = self.scanner(which).string(run);
         self.refill(which);
-        out
+        Some(out)
     }
 }
 
-#[derive(Debug)]
-struct AsciiScanner<'d> {
-    data: &'d [u8],
-    pos: usize,
-    min_len: usize,
+/// The character units one scanner looks at.
+#[derive(Debug, Clone, Copy)]
+enum Unit {
+    /// Single bytes.
+    Ascii,
+    /// Two-byte little-endian units starting at byte offset `align` (0 or 1);
+    /// two scanners cover strings at either parity.
+    Utf16 { align: usize },
 }
 
-// Both scanners skip ahead by probing: a run of at least `min_len`
-// characters starting at or after `pos` must cover the character at
-// `pos + min_len - 1`. If that one is not printable, no run can start before
-// it, so the scan jumps past it; this reads only about one byte in `min_len`
-// of non-text data. Invariant: the character before `pos` (if any) ends no
-// run, so the backward scan from a printable probe stops at `pos`.
+/// Blocks of 64 units classified per kernel call, plus one of lookahead.
+const WINDOW: usize = 8;
 
-impl<'d> Iterator for AsciiScanner<'d> {
-    type Item = FoundString<'d>;
+/// Finds maximal runs of printable units at least `min_len` long.
+///
+/// The buffer is classified 64 units at a time into bitmasks (see
+/// [`crate::simd`]), [`WINDOW`] blocks per call. With the current block and
+/// the next one in a 128-bit word, shifts and ANDs mark the units that start
+/// a run (printable, the unit before not) and have at least
+/// `min(min_len, 64)` printable units from there on, so the scanner visits
+/// only runs that can be reported; a run's end is the first clear bit after
+/// its start, found with a trailing-zero count (a run longer than the window
+/// is followed block by block).
+#[derive(Debug)]
+struct RunScanner<'d> {
+    data: &'d [u8],
+    unit: Unit,
+    backend: Backend,
+    min_len: usize,
+    /// Shift amounts that turn a mask into "a run of `min(min_len, 64)`
+    /// starts here" (doubling steps, then the remainder).
+    steps: [u32; 7],
+    nsteps: usize,
+    /// Number of whole units in `data`.
+    units: usize,
+    /// Masks of the blocks at units `buf_at + 64 * k`.
+    buf: [u64; WINDOW + 1],
+    buf_at: usize,
+    /// Index in `buf` of the current block (`0..WINDOW`).
+    k: usize,
+    /// Whether the unit before the current block is printable.
+    carry: bool,
+    /// Starts of long-enough runs in the current block not yet reported.
+    cand: u64,
+    done: bool,
+}
 
-    fn next(&mut self) -> Option<FoundString<'d>> {
-        let data = self.data;
-        let len = data.len();
-        let mut pos = self.pos;
-        loop {
-            let probe = pos.checked_add(self.min_len - 1)?;
-            if probe >= len {
-                self.pos = len;
-                return None;
+impl<'d> RunScanner<'d> {
+    fn new(data: &'d [u8], unit: Unit, min_len: usize, enabled: bool, backend: Backend) -> Self {
+        let units = match unit {
+            Unit::Ascii => data.len(),
+            Unit::Utf16 { align } => data.len().saturating_sub(align) / 2,
+        };
+        let m = min_len.min(64) as u32;
+        let mut steps = [0u32; 7];
+        let mut nsteps = 0;
+        let mut covered = 1;
+        while covered * 2 <= m {
+            steps[nsteps] = covered;
+            nsteps += 1;
+            covered *= 2;
+        }
+        if covered < m {
+            steps[nsteps] = m - covered;
+            nsteps += 1;
+        }
+        let mut s = RunScanner {
+            data,
+            unit,
+            backend,
+            min_len,
+            steps,
+            nsteps,
+            units,
+            buf: [0; WINDOW + 1],
+            buf_at: 0,
+            k: 0,
+            carry: false,
+            cand: 0,
+            done: !enabled || units == 0,
+        };
+        if !s.done {
+            s.seat(0);
+        }
+        s
+    }
+
+    /// Classifies `out.len()` blocks from unit index `at` (clear past the end).
+    #[inline]
+    fn masks(&self, at: usize, out: &mut [u64]) {
+        if at >= self.units {
+            out.fill(0);
+            return;
+        }
+        match self.unit {
+            Unit::Ascii => simd::ascii_masks(self.backend, self.data, at, out),
+            Unit::Utf16 { align } => {
+                simd::utf16_masks(self.backend, self.data, align + 2 * at, out);
             }
-            if !printable(data[probe]) {
-                pos = probe + 1;
+        }
+    }
+
+    /// Makes unit `at` the start of the current block; unit `at - 1` must not
+    /// be printable (or `at` be 0).
+    fn seat(&mut self, at: usize) {
+        let mut buf = [0; WINDOW + 1];
+        self.masks(at, &mut buf);
+        self.buf = buf;
+        self.buf_at = at;
+        self.k = 0;
+        self.carry = false;
+        self.cand = self.candidates(0);
+    }
+
+    /// Run starts with at least `min(min_len, 64)` printable units in block
+    /// `k` of the window.
+    #[inline(always)]
+    fn candidates(&self, k: usize) -> u64 {
+        let cur = self.buf[k];
+        let carry = if k == 0 {
+            u64::from(self.carry)
+        } else {
+            self.buf[k - 1] >> 63
+        };
+        let next = self.buf[k + 1];
+        let starts = cur & !(cur << 1 | carry);
+        // Quick reject (most blocks of binary data): no two printable units
+        // in a row, while any minimum length from 2 on needs them.
+        let pairs = cur & (cur >> 1 | next << 63);
+        if starts == 0 || (pairs == 0 && self.min_len > 1) {
+            return 0;
+        }
+        let mut long = u128::from(cur) | u128::from(next) << 64;
+        for &step in &self.steps[..self.nsteps] {
+            long &= long >> step;
+        }
+        starts & long as u64
+    }
+
+    /// The next run as unit indexes `start..end`.
+    fn next_run(&mut self) -> Option<(usize, usize)> {
+        if self.done {
+            return None;
+        }
+        loop {
+            if self.cand != 0 {
+                let i = self.cand.trailing_zeros() as usize;
+                self.cand &= self.cand - 1;
+                let blk = self.buf_at + 64 * self.k;
+                let start = blk + i;
+                let w = u128::from(self.buf[self.k]) | u128::from(self.buf[self.k + 1]) << 64;
+                let len = (!(w >> i)).trailing_zeros() as usize;
+                let end = if i + len < 128 {
+                    start + len
+                } else {
+                    // The run goes past the window: follow it block by block.
+                    let mut at = blk + 128;
+                    loop {
+                        let mut one = [0u64];
+                        self.masks(at, &mut one);
+                        let ones = (!one[0]).trailing_zeros() as usize;
+                        if ones < 64 {
+                            break at + ones;
+                        }
+                        at += 64;
+                    }
+                };
+                if end >= blk + 128 {
+                    // Unit `end` is not printable, so nothing carries in.
+                    self.seat(end);
+                }
+                if end - start >= self.min_len {
+                    return Some((start, end));
+                }
                 continue;
             }
-            let mut start = probe;
-            while start > pos && printable(data[start - 1]) {
-                start -= 1;
+            // Find the next block with candidates.
+            let mut k = self.k + 1;
+            loop {
+                if self.buf_at + 64 * k >= self.units {
+                    self.done = true;
+                    return None;
+                }
+                if k == WINDOW {
+                    // Slide the window: the lookahead block becomes block 0.
+                    self.carry = self.buf[WINDOW - 1] >> 63 != 0;
+                    self.buf_at += 64 * WINDOW;
+                    let last = self.buf[WINDOW];
+                    let mut buf = [0; WINDOW + 1];
+                    buf[0] = last;
+                    self.masks(self.buf_at + 64, &mut buf[1..]);
+                    self.buf = buf;
+                    k = 0;
+                }
+                let cand = self.candidates(k);
+                if cand != 0 {
+                    self.k = k;
+                    self.cand = cand;
+                    break;
+                }
+                k += 1;
             }
-            let mut end = probe + 1;
-            while end < len && printable(data[end]) {
-                end += 1;
-            }
-            // data[end] (if any) is not printable: resume after it.
-            pos = end + 1;
-            if end - start >= self.min_len {
-                self.pos = pos.min(len);
-                let bytes = &data[start..end];
-                // Printable bytes are ASCII, so this cannot fail; the fallback
-                // keeps the code panic-free regardless.
-                let value = match std::str::from_utf8(bytes) {
-                    Ok(s) => Cow::Borrowed(s),
-                    Err(_) => String::from_utf8_lossy(bytes),
-                };
-                return Some(FoundString {
+        }
+    }
+}
+
+impl<'d> RunScanner<'d> {
+    /// File offset of unit `at`.
+    fn offset(&self, at: usize) -> u64 {
+        match self.unit {
+            Unit::Ascii => at as u64,
+            Unit::Utf16 { align } => (align + 2 * at) as u64,
+        }
+    }
+
+    /// The string of the run `start..end` returned by `next_run`.
+    fn string(&self, (start, end): (usize, usize)) -> FoundString<'d> {
+        let data = self.data;
+        match self.unit {
+            Unit::Ascii => {
+                let bytes = data.get(start..end).unwrap_or_default();
+                FoundString {
                     offset: start as u64,
                     encoding: Encoding::Ascii,
-                    value,
-                });
+                    value: simd::ascii_str(bytes),
+                }
             }
-        }
-    }
-}
-
-/// Scans 2-byte units starting at one alignment (0 or 1); two scanners cover
-/// strings at either parity.
-#[derive(Debug)]
-struct Utf16Scanner<'d> {
-    data: &'d [u8],
-    pos: usize,
-    min_len: usize,
-}
-
-impl<'d> Utf16Scanner<'d> {
-    fn new(data: &'d [u8], align: usize, min_len: usize, enabled: bool) -> Self {
-        Utf16Scanner {
-            data,
-            pos: if enabled { align } else { data.len() },
-            min_len,
-        }
-    }
-
-    /// `true` when the unit at byte `i` is a printable ASCII code unit.
-    #[inline(always)]
-    fn unit(&self, i: usize) -> bool {
-        matches!((self.data.get(i), self.data.get(i + 1)), (Some(&lo), Some(&0)) if printable(lo))
-    }
-}
-
-impl<'d> Iterator for Utf16Scanner<'d> {
-    type Item = FoundString<'d>;
-
-    fn next(&mut self) -> Option<FoundString<'d>> {
-        let data = self.data;
-        let len = data.len();
-        let mut pos = self.pos;
-        loop {
-            let probe = pos.checked_add((self.min_len - 1).checked_mul(2)?)?;
-            if probe.checked_add(1)? >= len {
-                self.pos = len;
-                return None;
-            }
-            if !self.unit(probe) {
-                pos = probe + 2;
-                continue;
-            }
-            let mut start = probe;
-            while start > pos && self.unit(start - 2) {
-                start -= 2;
-            }
-            let mut end = probe + 2;
-            while self.unit(end) {
-                end += 2;
-            }
-            pos = end + 2;
-            let chars = (end - start) / 2;
-            if chars >= self.min_len {
-                self.pos = pos.min(len);
-                let value: String = data[start..end]
-                    .iter()
-                    .step_by(2)
-                    .map(|&b| char::from(b))
-                    .collect();
-                return Some(FoundString {
-                    offset: start as u64,
+            Unit::Utf16 { align } => {
+                let from = align + 2 * start;
+                let bytes = data.get(from..align + 2 * end).unwrap_or_default();
+                let value: String = bytes.iter().step_by(2).map(|&b| char::from(b)).collect();
+                FoundString {
+                    offset: from as u64,
                     encoding: Encoding::Utf16le,
                     value: Cow::Owned(value),
-                });
+                }
             }
         }
     }
@@ -357,6 +482,7 @@ impl<'d> Iterator for Utf16Scanner<'d> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::simd::printable;
 
     fn opts(min_len: usize) -> StringOptions {
         StringOptions {
@@ -614,6 +740,141 @@ mod tests {
                 "round {round}, min_len {min_len}"
             );
         }
+    }
+
+    fn values_with(data: &[u8], o: &StringOptions, b: Backend) -> Vec<(u64, Encoding, String)> {
+        iter_strings_with(data, o, b)
+            .map(|s| (s.offset, s.encoding, s.value.into_owned()))
+            .collect()
+    }
+
+    /// Buffers built from segments: ASCII text, UTF-16LE text at either
+    /// parity, zeros and binary noise, with lengths around the block sizes
+    /// (64 bytes, 64 units) and long runs that cross several blocks.
+    fn segmented(next: &mut impl FnMut() -> u64, len: usize) -> Vec<u8> {
+        let mut data = Vec::with_capacity(len + 600);
+        while data.len() < len {
+            let n = match next() % 4 {
+                0 => 1 + (next() % 8) as usize,
+                1 => 60 + (next() % 10) as usize,
+                2 => 124 + (next() % 10) as usize,
+                _ => (next() % 300) as usize,
+            };
+            match next() % 6 {
+                0 | 1 => data.extend((0..n).map(|_| 0x20 + (next() % 0x5f) as u8)),
+                2 => {
+                    if next().is_multiple_of(2) {
+                        data.push(0xfe);
+                    }
+                    for _ in 0..n {
+                        data.extend([0x20 + (next() % 0x5f) as u8, 0]);
+                    }
+                }
+                3 => data.extend(std::iter::repeat_n(0, n)),
+                4 => data.extend(
+                    [b'\t', 0x7f, 0x1f, 0x80, 0xff, b'\n'][(next() % 6) as usize..]
+                        .iter()
+                        .take(1),
+                ),
+                _ => data.extend((0..n).map(|_| next() as u8)),
+            }
+        }
+        data.truncate(len);
+        data
+    }
+
+    #[test]
+    fn every_backend_matches_reference() {
+        let backends = Backend::all();
+        assert!(backends.contains(&Backend::Scalar));
+        eprintln!("backends: {backends:?}");
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let min_lens = [1, 2, 3, 4, 5, 7, 8, 16, 31, 63, 64, 65, 100, 200];
+        for round in 0..300 {
+            // Lengths cover empty, sub-block, block-boundary and multi-window
+            // buffers; ending the buffer anywhere ends runs mid-way.
+            let len = match round % 3 {
+                0 => (next() % 200) as usize,
+                1 => (next() % 1500) as usize,
+                _ => 1000 + (next() % 5000) as usize,
+            };
+            let data = segmented(&mut next, len);
+            let min_len = min_lens[round % min_lens.len()];
+            let want = reference(&data, min_len);
+            for &b in &backends {
+                assert_eq!(
+                    values_with(&data, &opts(min_len), b),
+                    want,
+                    "{b:?} round {round}, len {len}, min_len {min_len}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn runs_at_min_len_around_block_boundaries() {
+        let backends = Backend::all();
+        for min_len in [1usize, 3, 4, 64, 65] {
+            for run in [min_len.saturating_sub(1).max(1), min_len, min_len + 1] {
+                for at in (0..8).chain(56..72).chain(120..136).chain(180..200) {
+                    // An ASCII run, and the same text as UTF-16LE right
+                    // after it (at either parity), then the buffer ends
+                    // inside a third run.
+                    let mut data = vec![0xffu8; at];
+                    data.extend(std::iter::repeat_n(b'x', run));
+                    data.push(0xff);
+                    for _ in 0..run {
+                        data.extend([b'y', 0]);
+                    }
+                    data.push(0x01);
+                    data.extend(std::iter::repeat_n(b'z', run));
+                    let want = reference(&data, min_len);
+                    for &b in &backends {
+                        assert_eq!(
+                            values_with(&data, &opts(min_len), b),
+                            want,
+                            "{b:?} min_len {min_len} run {run} at {at}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn backends_agree_on_real_binaries() {
+        let backends = Backend::all();
+        let mut seen = 0;
+        for path in [
+            "/usr/bin/ls",
+            "/usr/bin/bash",
+            "/usr/bin/tar",
+            "/usr/bin/perl",
+        ] {
+            let Ok(data) = std::fs::read(path) else {
+                continue;
+            };
+            // The first 4 MiB keep the debug-profile test quick.
+            let data = &data[..data.len().min(4 << 20)];
+            seen += 1;
+            for min_len in [4, 6] {
+                let want = reference(data, min_len);
+                assert!(want.len() > 100, "{path}: only {} strings", want.len());
+                for &b in &backends {
+                    assert!(
+                        values_with(data, &opts(min_len), b) == want,
+                        "{b:?} differs from the reference on {path}, min_len {min_len}"
+                    );
+                }
+            }
+        }
+        assert!(seen >= 2, "too few of the sample binaries exist");
     }
 
     #[test]

@@ -20,6 +20,7 @@
 
 mod extract;
 mod ioc;
+mod simd;
 
 pub use extract::{
     DEFAULT_MAX_STRINGS, DEFAULT_MIN_LEN, Encoding, FoundString, StringIter, StringOptions,
