@@ -164,24 +164,49 @@ impl Level {
     /// 64- and 32-character forms. Each restarts only while its form has room,
     /// so that the tail of the input folds into one last piece.
     #[inline(always)]
-    fn cut(&mut self, h: &mut u16, half_h: &mut u16) {
+    fn cut<T: PieceHash>(&mut self, h: &mut T, half_h: &mut T) {
         let len = usize::from(self.len);
         if len < HALF_LENGTH - 1 {
-            *half_h = FNV_INIT;
+            *half_h = T::INIT;
             self.half_last = None;
         } else {
-            self.half_last = Some(b64(*half_h));
+            self.half_last = Some(half_h.char());
         }
-        let ch = b64(*h);
+        let ch = h.char();
         match self.digest.get_mut(len) {
             Some(slot) => {
                 *slot = ch;
                 self.len += 1;
-                *h = FNV_INIT;
+                *h = T::INIT;
                 self.last = None;
             }
             None => self.last = Some(ch),
         }
+    }
+}
+
+/// A piece hash as one of the update paths keeps it: 16-bit lanes in the
+/// portable loop, 8-bit vector lanes in the AVX-512 one. Only the low 6 bits
+/// ever count.
+trait PieceHash: Copy {
+    const INIT: Self;
+    /// The signature character.
+    fn char(self) -> u8;
+}
+
+impl PieceHash for u16 {
+    const INIT: u16 = FNV_INIT;
+    #[inline(always)]
+    fn char(self) -> u8 {
+        b64(self)
+    }
+}
+
+impl PieceHash for u8 {
+    const INIT: u8 = FNV_INIT as u8;
+    #[inline(always)]
+    fn char(self) -> u8 {
+        b64(u16::from(self))
     }
 }
 
@@ -308,8 +333,7 @@ impl Hasher {
 
     /// [`update`](Self::update) on the portable path, whatever the CPU.
     pub(crate) fn update_scalar(&mut self, data: &[u8]) {
-        // Work on locals so the hot loop keeps them in registers; they are
-        // written back only around the (rare, for large inputs) cuts.
+        // Work on locals so the hot loop keeps them in registers.
         let mut roll = self.roll;
         let mut h = self.h;
         let mut half_h = self.half_h;
@@ -330,11 +354,7 @@ impl Hasher {
             // 3 and 2^k both divide sum + 1 (computed without overflow).
             let next = u64::from(sum) + 1;
             if next & self.start_mask == 0 && next % 3 == 0 {
-                self.h = h;
-                self.half_h = half_h;
-                self.cut(next.trailing_zeros() as usize, fed);
-                h = self.h;
-                half_h = self.half_h;
+                self.cut(next.trailing_zeros() as usize, fed, &mut h, &mut half_h);
             }
         }
         self.roll = roll;
@@ -347,7 +367,7 @@ impl Hasher {
     /// same effect. The vector scan finds the next cut at level `start` (the
     /// cuts of all higher levels are among those), and every piece hash
     /// advances over the bytes up to it in one pass; the per-cut bookkeeping
-    /// is the scalar [`cut`](Self::cut).
+    /// is the same [`cut`](Self::cut) as the portable path's, on the lanes.
     #[cfg(target_arch = "x86_64")]
     fn update_avx512(&mut self, simd: simd::Avx512, data: &[u8]) {
         /// Bytes scanned ahead before the piece hashes catch up, so that the
@@ -407,48 +427,43 @@ impl Hasher {
     fn cut_lanes(
         &mut self,
         simd: simd::Avx512,
-        lanes: &mut [u8; simd::LANES],
+        lanes: &mut simd::Lanes,
         piece: &[u8],
         next: u64,
         fed: u64,
     ) {
         simd.apply(lanes, piece);
-        self.set_lanes(lanes);
-        self.cut(next.trailing_zeros() as usize, fed);
-        *lanes = self.lanes();
+        let [h, half_h] = lanes;
+        self.cut(next.trailing_zeros() as usize, fed, h, half_h);
     }
 
-    /// The piece hashes as vector lanes: `h` then `half_h`, low 6 bits (the
-    /// only ones that reach a signature).
+    /// The piece hashes as vector lanes, low 6 bits (the only ones that
+    /// reach a signature).
     #[cfg(target_arch = "x86_64")]
-    fn lanes(&self) -> [u8; simd::LANES] {
-        std::array::from_fn(|i| {
-            let h = if i < LEVELS {
-                self.h[i]
-            } else {
-                self.half_h[i - LEVELS]
-            };
-            (h & 63) as u8
-        })
+    fn lanes(&self) -> simd::Lanes {
+        let low = |h: u16| (h & 63) as u8;
+        [self.h.map(low), self.half_h.map(low)]
     }
 
     #[cfg(target_arch = "x86_64")]
-    fn set_lanes(&mut self, lanes: &[u8; simd::LANES]) {
-        let (h, half_h) = lanes.split_at(LEVELS);
-        for (dst, &src) in self.h.iter_mut().zip(h) {
-            *dst = u16::from(src);
-        }
-        for (dst, &src) in self.half_h.iter_mut().zip(half_h) {
-            *dst = u16::from(src);
-        }
+    fn set_lanes(&mut self, lanes: &simd::Lanes) {
+        self.h = lanes[0].map(u16::from);
+        self.half_h = lanes[1].map(u16::from);
     }
 
-    /// Applies a cut at every needed level from `start` up to `top`.
+    /// Applies a cut at every needed level from `start` up to `top`; `h`
+    /// and `half_h` are the piece hashes, wherever the caller keeps them.
     #[inline(never)]
-    fn cut(&mut self, top: usize, fed: u64) {
+    fn cut<T: PieceHash>(
+        &mut self,
+        top: usize,
+        fed: u64,
+        h: &mut [T; LEVELS],
+        half_h: &mut [T; LEVELS],
+    ) {
         let top = top.min(LAST_CUTTING_LEVEL).min(self.cap - 1);
         for i in self.start..=top {
-            self.levels[i].cut(&mut self.h[i], &mut self.half_h[i]);
+            self.levels[i].cut(&mut h[i], &mut half_h[i]);
         }
         // Once the level above `start` holds 32 characters and the input is
         // already longer than `start`'s block size allows, the final choice

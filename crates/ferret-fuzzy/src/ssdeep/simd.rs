@@ -27,11 +27,14 @@ use std::arch::x86_64::{
     _mm512_storeu_si512, _mm512_ternarylogic_epi32, _mm512_testn_epi16_mask, _mm512_xor_si512,
 };
 
-use super::{FNV_PRIME, ROLLING_WINDOW};
+use super::{FNV_PRIME, LEVELS, ROLLING_WINDOW};
 
 /// Lanes of piece-hash state: 32 levels for the 64-character signature, then
 /// the same 32 for the 32-character one.
-pub(super) const LANES: usize = 64;
+const LANES: usize = 64;
+
+/// The piece hashes as the kernels see them: one 64-byte vector.
+pub(super) type Lanes = [[u8; LEVELS]; 2];
 
 /// The FNV step on 6-bit states is a T-function: the low 5 bits of
 /// `(s * prime) ^ c` depend only on the low 5 bits of `s`, and bit 5 is bit 5
@@ -64,7 +67,7 @@ static IDENTITY: [u8; LANES] = {
 };
 
 /// Runs at least this long are split into [`PARTS`] independent chains.
-const SPLIT_MIN: usize = 128;
+const SPLIT_MIN: usize = 32;
 const PARTS: usize = 8;
 
 /// Proof that the CPU has AVX-512 F, BW, VL and VBMI: only [`Avx512::detect`]
@@ -99,22 +102,21 @@ impl Avx512 {
     ) -> Option<usize> {
         let end = end.min(data.len());
         let from = from.max(ROLLING_WINDOW - 1);
+        // Above level 30 the block size exceeds 2^32 > rolling + 1: no cuts.
         if from >= end || level > 30 {
             return None;
         }
         let mut next = from;
         if level >= LOW_BITS_MIN_LEVEL && from >= ROLLING_WINDOW {
-            // SAFETY: `self` exists only if `detect` saw AVX-512 F and BW;
-            // the kernel reads only `data[from - 7..]` up to `data.len()`,
-            // which the clamps above and its own loop bound keep in range.
+            // SAFETY: `self` exists only if `detect` saw AVX-512 F and BW,
+            // and `from >= 7` was just checked.
             let (found, at) = unsafe { scan_low_bits(data, from, end, level) };
             if found.is_some() {
                 return found;
             }
             next = at;
         }
-        // SAFETY: as above; this kernel reads from `data[next - 6..]`, and
-        // `next >= from >= 6`.
+        // SAFETY: as above, and `next >= from >= 6` by the clamp above.
         let (found, next) = unsafe { scan(data, next, end, level) };
         found.or_else(|| {
             (next..end).find(|&p| {
@@ -125,7 +127,7 @@ impl Avx512 {
     }
 
     /// Advances every lane of `state` (values below 64) over `bytes`.
-    pub(super) fn apply(self, state: &mut [u8; LANES], bytes: &[u8]) {
+    pub(super) fn apply(self, state: &mut Lanes, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
         }
@@ -156,14 +158,25 @@ const LOW_BITS_MIN_LEVEL: u32 = 8;
 /// with a lane. Returns the first position passing the full test, or where
 /// the next kernel has to go on.
 ///
-/// Caller guarantees: `7 <= from`, `end <= data.len()`, `level >= 8`.
+/// The low-bits test is exact only for `level >= 8`.
+///
+/// # Safety
+///
+/// The CPU supports AVX-512 F and BW, and `from >= 7`: the loads reach 7
+/// bytes before the first position scanned.
 #[target_feature(enable = "avx512f,avx512bw")]
-fn scan_low_bits(data: &[u8], from: usize, end: usize, level: u32) -> (Option<usize>, usize) {
+unsafe fn scan_low_bits(
+    data: &[u8],
+    from: usize,
+    end: usize,
+    level: u32,
+) -> (Option<usize>, usize) {
     let low_bits = _mm512_set1_epi16(((1u32 << level.min(16)) - 1) as u16 as i16);
     let base = data.as_ptr();
     let mut p = from;
     while p < end && p + LANES <= data.len() {
-        // SAFETY: p >= from >= 7 and p + 64 <= data.len(), so every 64-byte
+        // SAFETY: p >= from >= 7 (the caller's promise) and
+        // p + 64 <= data.len() (the loop's), so every 64-byte
         // load at p - k for k in 0..8 lies inside `data`.
         let a = unsafe {
             let at = |k: usize| _mm512_loadu_si512(base.add(p - k).cast());
@@ -235,9 +248,12 @@ fn low_bits_hits(w1: __m512i, w3: __m512i, w5: __m512i, w7: __m512i, low_bits: _
 /// Scans `from..end` 16 positions at a time while the vector loads stay in
 /// `data`. Returns the first hit, or where the scalar tail has to go on.
 ///
-/// Caller guarantees: `6 <= from`, `end <= data.len()`.
+/// # Safety
+///
+/// The CPU supports AVX-512 F and BW, and `from >= 6`: the loads reach 6
+/// bytes before the first position scanned.
 #[target_feature(enable = "avx512f,avx512bw")]
-fn scan(data: &[u8], from: usize, end: usize, level: u32) -> (Option<usize>, usize) {
+unsafe fn scan(data: &[u8], from: usize, end: usize, level: u32) -> (Option<usize>, usize) {
     // x is divisible by 3 * 2^level iff rotr(x * 3^-1 mod 2^32, level) is at
     // most (2^32 - 1) / (3 * 2^level) (Granlund-Montgomery).
     let inverse = _mm512_set1_epi32(0xAAAA_AAABu32 as i32);
@@ -247,7 +263,8 @@ fn scan(data: &[u8], from: usize, end: usize, level: u32) -> (Option<usize>, usi
     let base = data.as_ptr();
     let mut p = from;
     while p < end && p + 16 <= data.len() {
-        // SAFETY: p >= from >= 6 and p + 16 <= data.len(), so every 16-byte
+        // SAFETY: p >= from >= 6 (the caller's promise) and
+        // p + 16 <= data.len() (the loop's), so every 16-byte
         // load at p - k for k in 0..7 lies inside `data`.
         let b = unsafe {
             let at = |k: usize| _mm_loadu_si128(base.add(p - k).cast::<__m128i>());
@@ -294,8 +311,9 @@ fn scan(data: &[u8], from: usize, end: usize, level: u32) -> (Option<usize>, usi
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vl")]
-fn apply_kernel(state: &mut [u8; LANES], bytes: &[u8]) {
-    // SAFETY: `state` and MIX are 64 readable bytes.
+fn apply_kernel(state: &mut Lanes, bytes: &[u8]) {
+    // SAFETY: `state` (two 32-byte arrays, contiguous) and MIX are 64
+    // readable bytes.
     let (mut s, mix) = unsafe {
         (
             _mm512_loadu_si512(state.as_ptr().cast()),
@@ -306,7 +324,7 @@ fn apply_kernel(state: &mut [u8; LANES], bytes: &[u8]) {
         // Short runs are latency-bound whatever is done.
         for &c in bytes {
             let c = _mm512_set1_epi8((c & 63) as i8);
-            s = _mm512_ternarylogic_epi32::<0x96>(_mm512_permutexvar_epi8(s, mix), s, c);
+            s = _mm512_ternarylogic_epi32::<0x96>(s, _mm512_permutexvar_epi8(s, mix), c);
         }
     } else {
         // A map of the 64 states is given by its first 32 entries (the
@@ -324,18 +342,14 @@ fn apply_kernel(state: &mut [u8; LANES], bytes: &[u8]) {
             advance_block(&mut maps, block, mix);
             done += BLOCK_STEPS;
         }
-        let step = |m: __m256i, c: u8| {
-            let c = _mm256_set1_epi8((c & 63) as i8);
-            _mm256_ternarylogic_epi32::<0x96>(_mm256_permutexvar_epi8(m, mix), m, c)
-        };
         for (map, chunk) in maps.iter_mut().zip(&chunks) {
             for &c in chunk.get(done..).unwrap_or_default() {
-                *map = step(*map, c);
+                *map = map_step(*map, mix, c);
             }
         }
         // The last part also takes the remainder of the division.
         for &c in bytes.get(PARTS * part..).unwrap_or_default() {
-            maps[PARTS - 1] = step(maps[PARTS - 1], c);
+            maps[PARTS - 1] = map_step(maps[PARTS - 1], mix, c);
         }
         // Compose: (m after f)(v) = m[f(v) & 31] ^ (f(v) & 32); 0x78 is
         // a ^ (b & c).
@@ -349,6 +363,14 @@ fn apply_kernel(state: &mut [u8; LANES], bytes: &[u8]) {
     }
     // SAFETY: `state` is 64 writable bytes.
     unsafe { _mm512_storeu_si512(state.as_mut_ptr().cast(), s) };
+}
+
+/// One byte's step of a 32-lane map (see [`MIX`]).
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vl")]
+#[inline]
+fn map_step(map: __m256i, mix: __m256i, byte: u8) -> __m256i {
+    let c = _mm256_set1_epi8((byte & 63) as i8);
+    _mm256_ternarylogic_epi32::<0x96>(map, _mm256_permutexvar_epi8(map, mix), c)
 }
 
 /// Steps per chain handled by one [`advance_block`].
@@ -387,7 +409,8 @@ fn advance_block(maps: &mut [__m256i; PARTS], block: [&[u8; BLOCK_STEPS]; PARTS]
     for i in 0..BLOCK_STEPS {
         for (m, c) in maps.iter_mut().zip(&copies) {
             let byte = _mm256_set1_epi32(c[i] as i32);
-            *m = _mm256_ternarylogic_epi32::<0x96>(_mm256_permutexvar_epi8(*m, mix), *m, byte);
+            // The old map first: the instruction overwrites its first operand.
+            *m = _mm256_ternarylogic_epi32::<0x96>(*m, _mm256_permutexvar_epi8(*m, mix), byte);
         }
     }
 }
