@@ -68,7 +68,7 @@ impl Found {
 pub(crate) fn flag_tools(s: &str) -> Vec<&'static str> {
     let mut found = Found::default();
     line(s, 0, &mut found);
-    if s.contains("/dev/tcp/") || s.contains("/dev/udp/") {
+    if dev_socket(s.as_bytes()) {
         found.push("/dev/tcp");
     }
     if found.strong {
@@ -112,12 +112,27 @@ static SEPARATORS: [bool; 256] = {
     table
 };
 
+/// `true` when `s` contains `/dev/tcp/` or `/dev/udp/`. One pass over the
+/// bytes: cheaper on the short strings of a binary than two substring
+/// searches with their setup.
+fn dev_socket(s: &[u8]) -> bool {
+    s.iter().enumerate().any(|(i, &b)| {
+        b == b'/'
+            && s.get(i + 1..i + 9)
+                .is_some_and(|t| t == b"dev/tcp/" || t == b"dev/udp/")
+    })
+}
+
 fn unquote(w: &str) -> &str {
     w.trim_matches(|c| c == '"' || c == '\'')
 }
 
 fn basename(w: &str) -> &str {
-    w.rsplit('/').next().unwrap_or(w)
+    // A byte loop: words are short, and `rsplit` pays for a memrchr call.
+    match w.bytes().rposition(|b| b == b'/') {
+        Some(i) => w.get(i + 1..).unwrap_or(w),
+        None => w,
+    }
 }
 
 fn is_assignment(w: &str) -> bool {

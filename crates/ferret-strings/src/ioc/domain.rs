@@ -281,7 +281,7 @@ fn suffix_labels(lower: &[u8]) -> usize {
 /// Extra checks for a name found on its own, without URL or e-mail context.
 /// `net_context` is true when the word before the name is a network command
 /// or keyword, which lifts the TLD-class rules (but not the file-name rules).
-fn plausible_standalone(name: &[u8], net_context: bool) -> bool {
+fn plausible_standalone(name: &[u8], net_context: impl FnOnce() -> bool) -> bool {
     let has_lower = name.iter().any(u8::is_ascii_lowercase);
     let has_upper = name.iter().any(u8::is_ascii_uppercase);
     if has_lower && has_upper {
@@ -320,7 +320,7 @@ fn plausible_standalone(name: &[u8], net_context: bool) -> bool {
     if CODE_WORDS.contains(&first) && !(labels.len() > 2 && com_net_org) {
         return false;
     }
-    if net_context {
+    if net_context() {
         return true;
     }
     let suffix_len = suffix_labels(lower);
@@ -396,7 +396,7 @@ pub(crate) fn scan_domains<'s>(s: &'s [u8], mut emit: impl FnMut(usize, &'s str)
         if before_ok
             && after_ok
             && valid_host(tok)
-            && plausible_standalone(tok, net_word_before(s, start))
+            && plausible_standalone(tok, || net_word_before(s, start))
             && let Ok(name) = std::str::from_utf8(tok)
         {
             emit(start, name);
