@@ -104,7 +104,7 @@ const LENGTH_BOUNDS: [u32; 170] = [
     2622945920, 2885240448, 3173764736, 3491141248, 3840255616, 4224281216,
 ];
 /// Salts of the checksum and the six bucket triplets: the Pearson hash of a
-/// salt byte s is PEARSON[s], so each salt is folded in as that value.
+/// salt byte s is `PEARSON[s]`, so each salt is folded in as that value.
 const SALT_CHECKSUM: u8 = PEARSON[0];
 const SALT_1: u8 = PEARSON[2];
 const SALT_2: u8 = PEARSON[3];
