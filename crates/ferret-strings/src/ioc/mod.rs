@@ -230,6 +230,8 @@ const AT: u8 = 4;
 const SLASH: u8 = 8;
 /// Separators of shell command words.
 const SPACE: u8 = 16;
+/// Separators of simple commands (see `command::line`).
+const SEP: u8 = 32;
 
 /// The detector flags each byte value raises in [`IocExtractor::add`].
 static KEY_BYTES: [u8; 256] = {
@@ -242,6 +244,12 @@ static KEY_BYTES: [u8; 256] = {
     let mut i = 0;
     while i < separators.len() {
         table[separators[i] as usize] = SPACE;
+        i += 1;
+    }
+    let commands = *b";|&`()\n";
+    let mut i = 0;
+    while i < commands.len() {
+        table[commands[i] as usize] |= SEP;
         i += 1;
     }
     table
@@ -319,7 +327,7 @@ impl IocExtractor {
             path::scan_paths(bytes, |at, p| self.paths.add_str(p, s.offset_of(at)));
         }
         if space || slash {
-            let tools = command::flag_tools(text);
+            let tools = command::flag_tools_in(text, seen & SEP != 0);
             if !tools.is_empty() {
                 let value = truncate(text, MAX_COMMAND_LEN);
                 let offset = s.offset;
