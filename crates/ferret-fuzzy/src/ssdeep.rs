@@ -333,7 +333,8 @@ impl Hasher {
 
     /// [`update`](Self::update) on the portable path, whatever the CPU.
     pub(crate) fn update_scalar(&mut self, data: &[u8]) {
-        // Work on locals so the hot loop keeps them in registers.
+        // Work on locals so the hot loop keeps them in registers; they are
+        // copied out and back only around the (rare, for large inputs) cuts.
         let mut roll = self.roll;
         let mut h = self.h;
         let mut half_h = self.half_h;
@@ -354,7 +355,16 @@ impl Hasher {
             // 3 and 2^k both divide sum + 1 (computed without overflow).
             let next = u64::from(sum) + 1;
             if next & self.start_mask == 0 && next % 3 == 0 {
-                self.cut(next.trailing_zeros() as usize, fed, &mut h, &mut half_h);
+                // Cut on copies: lending `h` itself to the call would keep
+                // it in memory throughout the loop.
+                let (mut cut_h, mut cut_half_h) = (h, half_h);
+                self.cut(
+                    next.trailing_zeros() as usize,
+                    fed,
+                    &mut cut_h,
+                    &mut cut_half_h,
+                );
+                (h, half_h) = (cut_h, cut_half_h);
             }
         }
         self.roll = roll;
