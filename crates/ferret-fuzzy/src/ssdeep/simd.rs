@@ -144,10 +144,10 @@ fn wrapping_divisible(sum: u32, level: u32) -> bool {
     x.is_multiple_of(3u32 << level)
 }
 
-/// From this level on (cuts at most every 768 bytes on average), the scan
-/// tests only the low 16 bits of the rolling sum, twice as many positions
-/// per vector and with cheaper arithmetic, and checks the few positions that
-/// pass (about one in `2^level`) in scalar code.
+/// From this level on (cuts 768 bytes or more apart on average), the scan
+/// tests only the low 16 bits of the rolling sum, four times as many
+/// positions per iteration and with cheaper arithmetic, and checks the few
+/// positions that pass (about one in `2^level`) in scalar code.
 const LOW_BITS_MIN_LEVEL: u32 = 8;
 
 /// Scans `from..end` 64 positions at a time while the loads stay in `data`,
