@@ -18,6 +18,10 @@
 //! Counts and lengths are 64-bit here; the reference keeps them in 32 bits,
 //! so results can only differ for inputs of 4 GiB and more, where the
 //! reference overflows.
+//!
+//! On x86-64 CPUs with AVX-512 VBMI/VBMI2 the windows are hashed 64 at a time
+//! (the `avx512` submodule, chosen at run time); elsewhere a portable scalar
+//! loop counts the same. Runs of one byte value are counted in one step.
 
 use std::fmt;
 use std::str::FromStr;
