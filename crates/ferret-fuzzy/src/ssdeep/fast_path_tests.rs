@@ -262,3 +262,27 @@ fn arbitrary_chunkings() {
     }
     assert_eq!(mixed.finish().unwrap(), expected);
 }
+
+#[test]
+fn large_input_reaches_high_levels() {
+    if !simd_available() {
+        return;
+    }
+    // 48 MB: the smallest live block size passes 3 << 16, where the vector
+    // scan tests all 16 low bits.
+    let mut rng = Rng(5);
+    let mut data = Vec::with_capacity(48 << 20);
+    while data.len() < 48 << 20 {
+        let n = 1 + rng.below(1 << 20);
+        match rng.below(4) {
+            0 => data.resize(data.len() + n / 8, 0),
+            1 => data.extend(rng.bytes(n).iter().map(|b| b'a' + b % 26)),
+            _ => data.extend(rng.bytes(n)),
+        }
+    }
+    let h = check(&data);
+    let mut hasher = Hasher::with_input_len(data.len() as u64);
+    assert!(hasher.update_simd(&data));
+    assert!(hasher.start >= 16, "start {}", hasher.start);
+    assert_eq!(check_chunked(&data, &[1 << 20, 12_345], false), h);
+}
