@@ -357,8 +357,8 @@ fn count_and_hash(
     let [h0, h1, h2, h3, h4, h5, h6, h7] = h;
     // Alternate sets of four histograms, so that repeated buckets do not
     // make one increment wait for the one before.
-    // Eight bucket indexes come in one load (load ports are the scarce
-    // resource here: each increment needs a load and a store).
+    // Eight bucket indexes come in one load: each increment already takes
+    // a load and a store, and this measured faster than byte loads.
     for (pair, eight) in late.chunks_exact(2).zip(kept.chunks_exact(8)) {
         let b = u64::from_le_bytes(eight.try_into().unwrap_or_default());
         let byte = |i: u32| ((b >> (8 * i)) & 0xff) as usize;
@@ -373,7 +373,10 @@ fn count_and_hash(
         h6[byte(6)] += 1;
         h7[byte(7)] += 1;
     }
-    count(h, kept.get(INTERLEAVED..cur.kept_len).unwrap_or(&[]));
+    // Up to a multiple of 8 (padding follows the kept buckets), so that
+    // `count` has no remainder loop.
+    let end = cur.kept_len.next_multiple_of(8);
+    count(h, kept.get(INTERLEAVED..end).unwrap_or(&[]));
     c
 }
 
