@@ -468,7 +468,13 @@ impl<'d> RunScanner<'d> {
             Unit::Utf16 { align } => {
                 let from = align + 2 * start;
                 let bytes = data.get(from..align + 2 * end).unwrap_or_default();
-                let value: String = bytes.iter().step_by(2).map(|&b| char::from(b)).collect();
+                // Exact-size collection of the low bytes (no regrowth), then
+                // an ASCII check instead of pushing chars one by one.
+                let low: Vec<u8> = bytes.chunks_exact(2).map(|u| u[0]).collect();
+                let value = match String::from_utf8(low) {
+                    Ok(v) => v,
+                    Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                };
                 FoundString {
                     offset: from as u64,
                     encoding: Encoding::Utf16le,
