@@ -370,11 +370,15 @@ impl<'d> RunScanner<'d> {
         if starts == 0 || (pairs == 0 && self.min_len > 1) {
             return 0;
         }
-        let mut long = u128::from(cur) | u128::from(next) << 64;
+        // The window as a (low, high) pair of words: every step is in
+        // 1..64, so each shift is a plain funnel shift (cheaper than a
+        // general u128 shift).
+        let (mut lo, mut hi) = (cur, next);
         for &step in &self.steps[..self.nsteps] {
-            long &= long >> step;
+            lo &= lo >> step | hi << (64 - step);
+            hi &= hi >> step;
         }
-        starts & long as u64
+        starts & lo
     }
 
     /// The next run as unit indexes `start..end`.
