@@ -5,15 +5,21 @@
 //! else sees only [`ferret_report::YaraMatch`].
 #![forbid(unsafe_code)]
 
+mod analyse;
 mod cache;
 mod load;
+mod prefilter;
+#[cfg(test)]
+mod prefilter_tests;
+mod regex_anchors;
 mod scan;
 
 pub use load::{
     CacheStatus, CompiledRules, Error, LoadOptions, LoadReport, RuleFileError, RuleSource, bundled,
-    collect_rule_files, load,
+    collect_rule_files, load, load_single_set,
 };
+pub use prefilter::PrefilterSummary;
 
 // (file name, rule text) of every file in the repository's rules/yara/.
 include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
-pub use scan::{ScanOptions, Scanner};
+pub use scan::{PrefilterStats, ScanOptions, Scanner};

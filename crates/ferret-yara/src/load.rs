@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::analyse::Analysis;
 use crate::cache;
+use crate::prefilter::{Prefilter, PrefilterSummary};
 
 /// Rules to compile into one namespace: a file or directory, or text held in memory
 /// (ferret's bundled rules are compiled into the binary so that it works anywhere).
@@ -139,9 +141,47 @@ pub struct LoadReport {
 }
 
 /// A compiled rule set ready for scanning.
+///
+/// Each namespace (each run of consecutive sources with the same namespace, which is
+/// what yara-x makes one namespace of) is its own yara-x rule set with its own
+/// prefilter, so that a namespace the prefilter cannot reason about does not force
+/// full scans for the others. yara-x keeps namespaces apart (a rule can only refer
+/// to rules of its own namespace), so compiling them apart gives the same rules.
 pub struct CompiledRules {
-    pub(crate) rules: yara_x::Rules,
+    pub(crate) units: Vec<Unit>,
     pub report: LoadReport,
+}
+
+/// One namespace's compiled rules and, when every rule was understood, its
+/// prefilter.
+pub(crate) struct Unit {
+    pub(crate) rules: yara_x::Rules,
+    pub(crate) prefilter: Option<Prefilter>,
+    pub(crate) summary: PrefilterSummary,
+}
+
+impl CompiledRules {
+    /// Per namespace, the first rule that the prefilter finds `data` may match
+    /// (why yara-x would scan it); `None` when it proves that no rule can match,
+    /// or when the namespace has no prefilter.
+    pub fn prefilter_explain(&self, data: &[u8]) -> Vec<(String, Option<String>)> {
+        self.units
+            .iter()
+            .map(|u| {
+                let rule = u
+                    .prefilter
+                    .as_ref()
+                    .and_then(|p| p.first_possible_rule(data))
+                    .map(str::to_owned);
+                (u.summary.namespace.clone(), rule)
+            })
+            .collect()
+    }
+
+    /// What the prefilter understood of each namespace, in scan order.
+    pub fn prefilter_summaries(&self) -> Vec<PrefilterSummary> {
+        self.units.iter().map(|u| u.summary.clone()).collect()
+    }
 }
 
 impl std::fmt::Debug for CompiledRules {
@@ -207,8 +247,7 @@ struct RuleFile {
     text: Vec<u8>,
 }
 
-/// Loads every source into one rule set, from the cache when the rules are unchanged.
-pub fn load(sources: &[RuleSource], options: &LoadOptions) -> Result<CompiledRules, Error> {
+fn read_sources(sources: &[RuleSource]) -> Result<Vec<RuleFile>, Error> {
     let mut files = Vec::new();
     for source in sources {
         match source {
@@ -237,23 +276,114 @@ pub fn load(sources: &[RuleSource], options: &LoadOptions) -> Result<CompiledRul
             }),
         }
     }
-    let key = cache_key(&files);
+    Ok(files)
+}
 
+/// Loads every source, one yara-x rule set per namespace, each from the cache when
+/// its rules are unchanged, and builds each namespace's prefilter.
+pub fn load(sources: &[RuleSource], options: &LoadOptions) -> Result<CompiledRules, Error> {
+    let files = read_sources(sources)?;
+    let key = cache_key(&files);
+    let mut units = Vec::new();
+    let mut report = LoadReport {
+        files: 0,
+        files_compiled: 0,
+        rules: 0,
+        failures: Vec::new(),
+        cache: if options.cache_dir.is_some() {
+            CacheStatus::Hit
+        } else {
+            CacheStatus::Disabled
+        },
+        key,
+        cache_note: None,
+    };
+    let mut start = 0;
+    while start < files.len() {
+        let ns = &files[start].namespace;
+        let end = files[start..]
+            .iter()
+            .position(|f| &f.namespace != ns)
+            .map_or(files.len(), |n| start + n);
+        let group = &files[start..end];
+        let (rules, unit_report) = load_set(group, cache_key(group), options);
+        let (prefilter, summary) = build_prefilter(ns, group, &rules, &unit_report);
+        report.files += unit_report.files;
+        report.files_compiled += unit_report.files_compiled;
+        report.rules += unit_report.rules;
+        report.failures.extend(unit_report.failures);
+        report.cache = worse(report.cache, unit_report.cache);
+        if let Some(note) = unit_report.cache_note {
+            match &mut report.cache_note {
+                Some(n) => {
+                    n.push_str("; ");
+                    n.push_str(&note);
+                }
+                None => report.cache_note = Some(note),
+            }
+        }
+        units.push(Unit {
+            rules,
+            prefilter,
+            summary,
+        });
+        start = end;
+    }
+    Ok(CompiledRules { units, report })
+}
+
+/// Loads every source into a single yara-x rule set with no prefilter, which is how
+/// [`load`] worked before namespaces were compiled apart: for comparing the two.
+pub fn load_single_set(
+    sources: &[RuleSource],
+    options: &LoadOptions,
+) -> Result<CompiledRules, Error> {
+    let files = read_sources(sources)?;
+    let key = cache_key(&files);
+    let (rules, report) = load_set(&files, key, options);
+    let summary = PrefilterSummary {
+        namespace: String::new(),
+        reason: Some("prefilter not built for a single rule set".to_owned()),
+        ..Default::default()
+    };
+    Ok(CompiledRules {
+        units: vec![Unit {
+            rules,
+            prefilter: None,
+            summary,
+        }],
+        report,
+    })
+}
+
+/// The least favourable of two cache outcomes, for a report over several sets.
+fn worse(a: CacheStatus, b: CacheStatus) -> CacheStatus {
+    let rank = |s| match s {
+        CacheStatus::Disabled => 0,
+        CacheStatus::Hit => 1,
+        CacheStatus::Miss => 2,
+        CacheStatus::Rebuilt => 3,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+/// Compiles (or loads from the cache) one set of files under `key`.
+fn load_set(files: &[RuleFile], key: String, options: &LoadOptions) -> (yara_x::Rules, LoadReport) {
     let Some(dir) = &options.cache_dir else {
-        let (rules, mut report) = compile(&files, key);
+        let (rules, mut report) = compile(files, key);
         report.cache = CacheStatus::Disabled;
-        return Ok(CompiledRules { rules, report });
+        return (rules, report);
     };
     let status = match cache::read(dir, &key) {
         Ok(Some((rules, mut report))) => {
             report.cache = CacheStatus::Hit;
             report.cache_note = None;
-            return Ok(CompiledRules { rules, report });
+            return (rules, report);
         }
         Ok(None) => CacheStatus::Miss,
         Err(_) => CacheStatus::Rebuilt,
     };
-    let (rules, mut report) = compile(&files, key);
+    let (rules, mut report) = compile(files, key);
     report.cache = status;
     if let Err(e) = cache::write(dir, &rules, &report) {
         report.cache_note = Some(format!(
@@ -261,7 +391,48 @@ pub fn load(sources: &[RuleSource], options: &LoadOptions) -> Result<CompiledRul
             dir.display()
         ));
     }
-    Ok(CompiledRules { rules, report })
+    (rules, report)
+}
+
+/// Analyses the files of one namespace that compiled and checks that the analysis
+/// covers exactly the compiled rules; any doubt leaves the namespace unfiltered.
+fn build_prefilter(
+    namespace: &str,
+    files: &[RuleFile],
+    rules: &yara_x::Rules,
+    report: &LoadReport,
+) -> (Option<Prefilter>, PrefilterSummary) {
+    let mut analysis = Analysis::default();
+    let mut problem = None;
+    for f in files {
+        if report.failures.iter().any(|e| e.path == f.origin) {
+            continue;
+        }
+        if let Err(e) = analysis.add_source(&f.text) {
+            problem = Some(format!("{} does not parse cleanly: {e}", f.origin));
+        }
+    }
+    if problem.is_none() {
+        for r in rules.iter() {
+            match analysis.rule(r.identifier()) {
+                Some(a) if a.private == r.is_private() && a.global == r.is_global() => {}
+                _ => {
+                    problem = Some(format!(
+                        "compiled rule {} not found in the analysis",
+                        r.identifier()
+                    ));
+                    break;
+                }
+            }
+        }
+    }
+    let (built, mut summary) = Prefilter::build(namespace, &analysis);
+    if let Some(p) = problem {
+        summary.enabled = false;
+        summary.reason = Some(p);
+        return (None, summary);
+    }
+    (built.ok(), summary)
 }
 
 fn cache_key(files: &[RuleFile]) -> String {

@@ -5,6 +5,7 @@ use std::time::Duration;
 use ferret_report::{YaraMatch, YaraMatchSpan, YaraResult, YaraStringMatch};
 
 use crate::load::CompiledRules;
+use crate::prefilter::{Prefilter, PrefilterState};
 
 /// Bounds on one scan, so that a hostile file cannot make a report unbounded.
 #[derive(Debug, Clone)]
@@ -14,6 +15,9 @@ pub struct ScanOptions {
     pub offsets_per_pattern: usize,
     /// yara-x stops recording a pattern's matches past this many.
     pub max_matches_per_pattern: usize,
+    /// Skip yara-x's scan of a namespace when the prefilter proves that none of its
+    /// rules can match (results are the same either way; off is for comparisons).
+    pub prefilter: bool,
 }
 
 impl Default for ScanOptions {
@@ -22,32 +26,65 @@ impl Default for ScanOptions {
             timeout: Some(Duration::from_secs(60)),
             offsets_per_pattern: 16,
             max_matches_per_pattern: 10_000,
+            prefilter: true,
         }
     }
+}
+
+/// How often the prefilter spared a yara-x scan, over a scanner's life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PrefilterStats {
+    /// Namespace scans asked for (buffers times namespaces).
+    pub namespace_scans: u64,
+    /// Of those, the ones handed to yara-x.
+    pub yara_scans: u64,
 }
 
 /// A reusable scanner; create one per thread and scan many buffers with it (creating
 /// a yara-x scanner instantiates its WebAssembly module, which is not free).
 pub struct Scanner<'r> {
-    inner: yara_x::Scanner<'r>,
+    units: Vec<UnitScanner<'r>>,
     offsets_per_pattern: usize,
+}
+
+struct UnitScanner<'r> {
+    namespace: &'r str,
+    inner: yara_x::Scanner<'r>,
+    prefilter: Option<&'r Prefilter>,
+    state: PrefilterState,
+    stats: PrefilterStats,
 }
 
 impl std::fmt::Debug for Scanner<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Scanner").finish_non_exhaustive()
+        f.debug_struct("Scanner")
+            .field("stats", &self.prefilter_stats())
+            .finish_non_exhaustive()
     }
 }
 
 impl<'r> Scanner<'r> {
     pub fn new(rules: &'r CompiledRules, options: &ScanOptions) -> Self {
-        let mut inner = yara_x::Scanner::new(&rules.rules);
-        if let Some(t) = options.timeout {
-            inner.set_timeout(t);
-        }
-        inner.max_matches_per_pattern(options.max_matches_per_pattern.max(1));
+        let units = rules
+            .units
+            .iter()
+            .map(|u| {
+                let mut inner = yara_x::Scanner::new(&u.rules);
+                if let Some(t) = options.timeout {
+                    inner.set_timeout(t);
+                }
+                inner.max_matches_per_pattern(options.max_matches_per_pattern.max(1));
+                UnitScanner {
+                    namespace: &u.summary.namespace,
+                    inner,
+                    prefilter: u.prefilter.as_ref().filter(|_| options.prefilter),
+                    state: PrefilterState::default(),
+                    stats: PrefilterStats::default(),
+                }
+            })
+            .collect();
         Self {
-            inner,
+            units,
             offsets_per_pattern: options.offsets_per_pattern,
         }
     }
@@ -56,19 +93,47 @@ impl<'r> Scanner<'r> {
     /// since yara-x does not expose partial results.
     pub fn scan(&mut self, data: &[u8]) -> YaraResult {
         let keep = self.offsets_per_pattern;
-        match self.inner.scan(data) {
-            Ok(results) => YaraResult {
-                matches: results
-                    .matching_rules()
-                    .map(|r| convert(&r, keep))
-                    .collect(),
-                error: None,
-            },
-            Err(e) => YaraResult {
-                matches: Vec::new(),
-                error: Some(e.to_string()),
-            },
+        let mut matches = Vec::new();
+        for unit in &mut self.units {
+            unit.stats.namespace_scans += 1;
+            if let Some(p) = unit.prefilter
+                && !p.may_match(data, &mut unit.state)
+            {
+                continue;
+            }
+            unit.stats.yara_scans += 1;
+            match unit.inner.scan(data) {
+                Ok(results) => matches.extend(results.matching_rules().map(|r| convert(&r, keep))),
+                Err(e) => {
+                    return YaraResult {
+                        matches: Vec::new(),
+                        error: Some(e.to_string()),
+                    };
+                }
+            }
         }
+        YaraResult {
+            matches,
+            error: None,
+        }
+    }
+
+    /// How many namespace scans the prefilter spared so far, over all namespaces.
+    pub fn prefilter_stats(&self) -> PrefilterStats {
+        let mut all = PrefilterStats::default();
+        for u in &self.units {
+            all.namespace_scans += u.stats.namespace_scans;
+            all.yara_scans += u.stats.yara_scans;
+        }
+        all
+    }
+
+    /// The same per namespace, in scan order.
+    pub fn prefilter_stats_by_namespace(&self) -> Vec<(String, PrefilterStats)> {
+        self.units
+            .iter()
+            .map(|u| (u.namespace.to_owned(), u.stats))
+            .collect()
     }
 }
 
