@@ -2,7 +2,8 @@
 //! without the prefilter, and prints the CPU time spent scanning (not loading).
 //!
 //! `cargo run --release -p ferret-yara --example scan_files -- LIST [--no-prefilter]
-//! [--no-bundled] [--rules DIR]...` where LIST names one file per line.
+//! [--no-bundled] [--joint] [--explain] [--rules DIR]...` where LIST names one file per
+//! line.
 
 use std::time::Instant;
 
@@ -27,21 +28,28 @@ fn cpu_seconds() -> f64 {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let list = args.next().ok_or(
-        "usage: scan_files LIST [--no-prefilter] [--explain] [--no-bundled] [--rules DIR]...",
+        "usage: scan_files LIST [--no-prefilter] [--explain] [--joint] [--no-bundled] [--rules DIR]...",
     )?;
     let mut prefilter = true;
     let mut explain = false;
+    let mut joint = false;
     let mut sources = ferret_yara::bundled();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--no-prefilter" => prefilter = false,
             "--explain" => explain = true,
+            "--joint" => joint = true,
             "--no-bundled" => sources.retain(|s| s.namespace() != "ferret"),
             "--rules" => sources.push(RuleSource::from_path(args.next().ok_or("--rules DIR")?)),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
-    let rules = load(&sources, &LoadOptions::default())?;
+    // `--joint`: one yara-x rule set for all namespaces, as before the split.
+    let rules = if joint {
+        ferret_yara::load_single_set(&sources, &LoadOptions::default())?
+    } else {
+        load(&sources, &LoadOptions::default())?
+    };
     for s in rules.prefilter_summaries() {
         eprintln!(
             "{}: prefilter {}, {}/{} rules analysable, {}/{} patterns anchored{}",

@@ -230,20 +230,19 @@ impl Prefilter {
     #[inline(never)]
     fn confirm(&self, w: u32, pos: usize, data: &[u8], present: &mut [u64]) -> bool {
         for &v in self.table.get(w) {
-            if !self
-                .runs
-                .get(v as usize)
-                .is_some_and(|r| r.occurs_at(data, pos))
+            let (word, bit) = ((v >> 6) as usize, v & 63);
+            // Already seen: nothing new to learn (and no run to compare).
+            if is_set(present, v)
+                || !self
+                    .runs
+                    .get(v as usize)
+                    .is_some_and(|r| r.occurs_at(data, pos))
             {
                 continue;
             }
-            let (word, bit) = ((v >> 6) as usize, v & 63);
             let Some(cell) = present.get_mut(word) else {
                 continue;
             };
-            if (*cell >> bit) & 1 != 0 {
-                continue;
-            }
             *cell |= 1 << bit;
             for &f in self.users.get(v as usize).map(Vec::as_slice).unwrap_or(&[]) {
                 if self
