@@ -2,8 +2,8 @@
 //! without the prefilter, and prints the CPU time spent scanning (not loading).
 //!
 //! `cargo run --release -p ferret-yara --example scan_files -- LIST [--no-prefilter]
-//! [--no-bundled] [--joint] [--explain] [--rules DIR]...` where LIST names one file per
-//! line.
+//! [--all-namespaces] [--no-bundled] [--joint] [--explain] [--rules DIR]...` where
+//! LIST names one file per line; `--all-namespaces` prefilters small rule sets too.
 
 use std::time::Instant;
 
@@ -28,15 +28,17 @@ fn cpu_seconds() -> f64 {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let list = args.next().ok_or(
-        "usage: scan_files LIST [--no-prefilter] [--explain] [--joint] [--no-bundled] [--rules DIR]...",
+        "usage: scan_files LIST [--no-prefilter] [--all-namespaces] [--explain] [--joint] [--no-bundled] [--rules DIR]...",
     )?;
     let mut prefilter = true;
+    let mut min_patterns = ScanOptions::default().prefilter_min_patterns;
     let mut explain = false;
     let mut joint = false;
     let mut sources = ferret_yara::bundled();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--no-prefilter" => prefilter = false,
+            "--all-namespaces" => min_patterns = 0,
             "--explain" => explain = true,
             "--joint" => joint = true,
             "--no-bundled" => sources.retain(|s| s.namespace() != "ferret"),
@@ -71,6 +73,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &rules,
         &ScanOptions {
             prefilter,
+            prefilter_min_patterns: min_patterns,
             ..Default::default()
         },
     );

@@ -232,6 +232,94 @@ impl Formula {
     }
 }
 
+/// Runs at least this long are found by the prefilter's pass over the 8-byte
+/// windows at every 8th position (a run of 15 bytes covers one of them whatever
+/// its alignment); shorter ones need a look at every position.
+pub(crate) const LONG_RUN: usize = 15;
+
+impl Formula {
+    /// A weaker formula, implied by this one, that spares the prefilter short runs
+    /// where long ones do, with the length of the shortest run it still mentions
+    /// (`usize::MAX` when none). Long runs are cheap to look for (a strided pass)
+    /// and rarely hit by chance; short ones need a look at every position. An `and`
+    /// needs only one false operand, so when some operands mention long runs only,
+    /// the others are dropped; an `at least n of m` drops its short operands when
+    /// its long ones alone can still refute it. Every dropped operand becomes
+    /// `True`: the formulas are monotone, so the result is implied by the original
+    /// and the prefilter stays sound.
+    pub(crate) fn prune(&self, run_len: &impl Fn(u32) -> usize) -> (Formula, usize) {
+        match self {
+            Formula::True | Formula::False | Formula::Check(_) => (self.clone(), usize::MAX),
+            Formula::Var(v) => (self.clone(), run_len(*v)),
+            Formula::Or(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                let mut shortest = usize::MAX;
+                for f in items {
+                    let (g, len) = f.prune(run_len);
+                    shortest = shortest.min(len);
+                    out.push(g);
+                }
+                (Formula::or(out), shortest)
+            }
+            Formula::And(items) => {
+                let pruned: Vec<(Formula, usize)> = items
+                    .iter()
+                    .map(|f| f.prune(run_len))
+                    .filter(|(g, _)| *g != Formula::True)
+                    .collect();
+                if pruned.iter().any(|(g, _)| *g == Formula::False) {
+                    return (Formula::False, usize::MAX);
+                }
+                let Some(best) = pruned.iter().map(|(_, len)| *len).max() else {
+                    return (Formula::True, usize::MAX);
+                };
+                let floor = if best >= LONG_RUN { LONG_RUN } else { 0 };
+                let mut out = Vec::new();
+                let mut shortest = usize::MAX;
+                for (g, len) in pruned {
+                    if len >= floor {
+                        shortest = shortest.min(len);
+                        out.push(g);
+                    }
+                }
+                (Formula::and(out), shortest)
+            }
+            Formula::AtLeast(n, items) => {
+                let mut pruned: Vec<(Formula, usize)> = Vec::with_capacity(items.len());
+                let mut n = *n;
+                for f in items {
+                    match f.prune(run_len) {
+                        (Formula::True, _) => n = n.saturating_sub(1),
+                        p => pruned.push(p),
+                    }
+                }
+                if n == 0 {
+                    return (Formula::True, usize::MAX);
+                }
+                let m = pruned.len();
+                if n > m {
+                    return (Formula::False, usize::MAX);
+                }
+                // With fewer than m - n + 1 operands kept, the rest (true) would
+                // already make n.
+                let need = m - n + 1;
+                let long = pruned.iter().filter(|(_, len)| *len >= LONG_RUN).count();
+                let keep = if long >= need { long } else { m };
+                pruned.sort_by_key(|(_, len)| std::cmp::Reverse(*len));
+                let shortest = pruned
+                    .iter()
+                    .take(keep)
+                    .map(|(_, len)| *len)
+                    .min()
+                    .unwrap_or(usize::MAX);
+                let dropped = m - keep;
+                let kept = pruned.into_iter().take(keep).map(|(g, _)| g).collect();
+                (Formula::at_least(n - dropped, kept), shortest)
+            }
+        }
+    }
+}
+
 impl Formula {
     /// `True` replaced by an exact check of `e`, when `e` is one.
     fn or_check(self, e: &Expr<'_>) -> Formula {
@@ -620,10 +708,22 @@ pub(crate) struct RunSpec {
 }
 
 impl RunSpec {
-    /// The run at its best window; `None` when it is shorter than 4 bytes.
+    /// The run at its best window; `None` when it is shorter than 4 bytes or even
+    /// its best window is mostly zeros, spaces or 0xff (padding and tables hold
+    /// such windows everywhere: looking for them would cost more than it saves,
+    /// and leaving the run out only makes the filter pass more).
     fn new(run: Vec<u8>, folded: bool) -> Option<RunSpec> {
         let offset = best_window(&run)?;
-        let anchor = fold_window(run.get(offset..offset + 4)?)?;
+        let window = run.get(offset..offset + 4)?;
+        if window
+            .iter()
+            .filter(|&&b| matches!(b | 0x20, 0x20 | 0xff))
+            .count()
+            >= 3
+        {
+            return None;
+        }
+        let anchor = fold_window(window)?;
         Some(RunSpec {
             anchor,
             offset,
@@ -632,11 +732,8 @@ impl RunSpec {
         })
     }
 
-    /// Whether the run occurs in `data` with its window at `pos`.
-    pub(crate) fn occurs_at(&self, data: &[u8], pos: usize) -> bool {
-        let Some(start) = pos.checked_sub(self.offset) else {
-            return false;
-        };
+    /// Whether the run occurs in `data` starting at `start`.
+    pub(crate) fn occurs_from(&self, data: &[u8], start: usize) -> bool {
         let Some(found) = start
             .checked_add(self.run.len())
             .and_then(|end| data.get(start..end))

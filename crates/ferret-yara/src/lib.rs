@@ -2,13 +2,16 @@
 //! caches the compiled set on disk keyed by the rules' content, and scans buffers.
 //!
 //! yara-x dominates ferret's build time, so it is confined to this crate: everything
-//! else sees only [`ferret_report::YaraMatch`].
-#![forbid(unsafe_code)]
+//! else sees only [`ferret_report::YaraMatch`]. The only `unsafe` code is the
+//! prefilter's vector search (`prefilter_simd`).
+#![deny(unsafe_code)]
 
 mod analyse;
 mod cache;
 mod load;
 mod prefilter;
+#[allow(unsafe_code)]
+mod prefilter_simd;
 #[cfg(test)]
 mod prefilter_tests;
 mod regex_anchors;

@@ -1,25 +1,98 @@
 //! A cheap pass over the data that proves, for most files, that no rule of a
 //! namespace can match, so that yara-x's full scan is skipped.
 //!
-//! One pass looks at every 4-byte window of the data (case-folded, see
-//! [`FOLD`]) and tests it against a bitmap of hashed anchors; a hit is confirmed
-//! against the exact anchor table and marks the anchor's patterns present. As soon as
-//! the formula of some non-private rule becomes true the pass stops: the namespace
-//! must be scanned. If the pass ends with every formula false, no rule can match.
+//! Rule formulas are first pruned to the pattern runs worth looking for (see
+//! [`Formula::prune`]). Runs of at least [`LONG_RUN`] bytes are found by a strided
+//! pass: with stride `s`, every occurrence of a run of `s + 7` bytes or more covers
+//! an 8-byte window that starts at a multiple of `s`, so only those windows are
+//! looked at, against the run's `s` windows. Shorter runs need every 4-byte window
+//! of the data. Windows are case-folded (see [`FOLD`]) and tested against bitmaps
+//! of hashed anchors; a hit is confirmed against the exact anchor table and marks
+//! the anchor's run present. As soon as the formula of some non-private rule
+//! becomes true the pass stops: the namespace must be scanned. If the pass ends
+//! with every formula false, no rule can match.
 
 use std::collections::HashMap;
 
-use crate::analyse::{Analysis, FOLD, Formula, RunSpec};
+use crate::analyse::{Analysis, FOLD, Formula, LONG_RUN, RunSpec};
+use crate::prefilter_simd::Avx512;
 
 /// log2 of the bitmap's size in bits: 2^20 bits are 128 KiB (L2), sparse enough
 /// for a few thousand anchors to leave well under 1% of windows to confirm.
-const BITMAP_BITS: u32 = 20;
+pub(crate) const BITMAP_BITS: u32 = 20;
 /// Odd multiplier of a multiplicative hash (2^32 / golden ratio).
-const HASH_MUL: u32 = 0x9e37_79b1;
+pub(crate) const HASH_MUL: u32 = 0x9e37_79b1;
 
 #[inline(always)]
 fn bucket(w: u32) -> usize {
     (w.wrapping_mul(HASH_MUL) >> (32 - BITMAP_BITS)) as usize
+}
+
+/// The folding of [`FOLD`] over 8 bytes.
+const FOLD64: u64 = 0x2020_2020_2020_2020;
+
+#[inline(always)]
+fn bucket64(w: u64) -> usize {
+    (w.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - BITMAP_BITS)) as usize
+}
+
+#[inline(always)]
+fn bit_set(bitmap: &[u64], b: usize) -> bool {
+    bitmap
+        .get(b >> 6)
+        .is_some_and(|word| (word >> (b & 63)) & 1 != 0)
+}
+
+fn set_bit(bitmap: &mut [u64], b: usize) {
+    if let Some(word) = bitmap.get_mut(b >> 6) {
+        *word |= 1 << (b & 63);
+    }
+}
+
+/// The strided pass's anchors: every run of at least [`LONG_RUN`] bytes, through
+/// its 8-byte windows at offsets `0..stride`.
+#[derive(Debug)]
+pub(crate) struct LongRuns {
+    stride: usize,
+    bitmap: Vec<u64>,
+    /// Folded window -> (variable, offset of the window in its run).
+    table: HashMap<u64, Vec<(u32, u32)>>,
+}
+
+impl LongRuns {
+    fn build(vars: &[u32], runs: &[RunSpec]) -> Option<LongRuns> {
+        let shortest = vars
+            .iter()
+            .filter_map(|&v| runs.get(v as usize))
+            .map(|r| r.run.len())
+            .min()?;
+        // A run of `stride + 7` bytes covers a window at a multiple of `stride`.
+        let stride = [8, 4, 2, 1].into_iter().find(|&s| shortest >= s + 7)?;
+        let mut bitmap = vec![0u64; 1 << (BITMAP_BITS - 6)];
+        let mut table: HashMap<u64, Vec<(u32, u32)>> = HashMap::new();
+        for &v in vars {
+            let Some(run) = runs.get(v as usize) else {
+                continue;
+            };
+            for k in 0..stride {
+                let Some(w) = run
+                    .run
+                    .get(k..k + 8)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                else {
+                    continue;
+                };
+                let w = u64::from_le_bytes(w) | FOLD64;
+                set_bit(&mut bitmap, bucket64(w));
+                table.entry(w).or_default().push((v, k as u32));
+            }
+        }
+        Some(LongRuns {
+            stride,
+            bitmap,
+            table,
+        })
+    }
 }
 
 /// Counts of what the analysis of one namespace understood.
@@ -49,11 +122,17 @@ pub struct PrefilterSummary {
 /// The compiled prefilter of one namespace.
 #[derive(Debug)]
 pub(crate) struct Prefilter {
+    /// Runs shorter than [`LONG_RUN`], looked for at every position.
     bitmap: Vec<u64>,
     table: AnchorTable,
+    pub(crate) short: bool,
+    /// The vector search of the look at every position, where the CPU has it.
+    simd: Option<Avx512>,
+    /// Runs of [`LONG_RUN`] bytes or more, looked for by the strided pass.
+    pub(crate) long: Option<LongRuns>,
     /// The run behind each variable, confirmed at every anchor hit.
     runs: Vec<RunSpec>,
-    /// Formulas of the non-private rules, and their names.
+    /// Pruned formulas of the non-private rules, and their names.
     formulas: Vec<Formula>,
     names: Vec<String>,
     /// Pattern variable -> indices into `formulas` that mention it.
@@ -121,17 +200,58 @@ impl Prefilter {
             formulas.push(r.formula.clone());
         }
         let vars = analysis.vars.len();
-        let mut by_anchor: HashMap<u32, Vec<u32>> = HashMap::new();
-        let mut bitmap = vec![0u64; 1 << (BITMAP_BITS - 6)];
-        for (v, spec) in analysis.vars.iter().enumerate() {
-            let a = spec.anchor;
-            by_anchor.entry(a).or_default().push(v as u32);
-            let b = bucket(a);
-            if let Some(word) = bitmap.get_mut(b >> 6) {
-                *word |= 1 << (b & 63);
+        // Pruned formulas spare the pass every short run, and with it the look at
+        // every position, only if no short run is left at all; otherwise that look
+        // is paid anyway and the whole formulas filter better.
+        let run_len = |v: u32| analysis.vars.get(v as usize).map_or(0, |r| r.run.len());
+        let pruned: Vec<Formula> = formulas.iter().map(|f| f.prune(&run_len).0).collect();
+        let mut used = Vec::new();
+        for f in &pruned {
+            f.vars(&mut used);
+        }
+        if used.iter().all(|&v| run_len(v) >= LONG_RUN) {
+            formulas = pruned;
+        } else {
+            used.clear();
+            for f in &formulas {
+                f.vars(&mut used);
             }
         }
-        summary.anchors = by_anchor.len();
+        used.sort_unstable();
+        used.dedup();
+        let (long_vars, short_vars): (Vec<u32>, Vec<u32>) = used.iter().partition(|&&v| {
+            analysis
+                .vars
+                .get(v as usize)
+                .is_some_and(|r| r.run.len() >= LONG_RUN)
+        });
+        let mut by_anchor: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut bitmap = vec![0u64; 1 << (BITMAP_BITS - 6)];
+        for &v in &short_vars {
+            let Some(spec) = analysis.vars.get(v as usize) else {
+                continue;
+            };
+            by_anchor.entry(spec.anchor).or_default().push(v);
+            set_bit(&mut bitmap, bucket(spec.anchor));
+        }
+        let long = LongRuns::build(&long_vars, &analysis.vars);
+        if std::env::var_os("FERRET_PF_DEBUG").is_some() {
+            let shorts: Vec<String> = short_vars
+                .iter()
+                .take(30)
+                .filter_map(|&v| analysis.vars.get(v as usize))
+                .map(|r| String::from_utf8_lossy(&r.run).into_owned())
+                .collect();
+            eprintln!(
+                "{namespace}: long {} short {} stride {:?} shorts {:?}",
+                long_vars.len(),
+                short_vars.len(),
+                long.as_ref().map(|l| l.stride),
+                shorts
+            );
+        }
+        summary.anchors = by_anchor.len() + long.as_ref().map_or(0, |l| l.table.len());
+        let short = !by_anchor.is_empty();
         let table = AnchorTable::new(by_anchor);
         let mut users = vec![Vec::new(); vars];
         let mut seen = Vec::new();
@@ -161,6 +281,9 @@ impl Prefilter {
             Ok(Prefilter {
                 bitmap,
                 table,
+                short,
+                simd: Avx512::detect(),
+                long,
                 runs: analysis.vars.clone(),
                 formulas,
                 names,
@@ -183,21 +306,77 @@ impl Prefilter {
         if self.any_true(&state.present, data) {
             return true;
         }
+        self.pass(data, &mut state.present, true)
+    }
+
+    /// Marks in `present` the runs found in `data`; with `stop`, returns as soon
+    /// as some formula is true (`true`), else after the whole pass (`false`).
+    fn pass(&self, data: &[u8], present: &mut [u64], stop: bool) -> bool {
+        if let Some(long) = &self.long {
+            let bitmap = long.bitmap.as_slice();
+            let mut i = 0;
+            while let Some(w) = data.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()) {
+                let w = u64::from_le_bytes(w) | FOLD64;
+                if bit_set(bitmap, bucket64(w)) {
+                    for &(v, k) in long.table.get(&w).map(Vec::as_slice).unwrap_or(&[]) {
+                        if let Some(start) = i.checked_sub(k as usize)
+                            && self.learn(v, start, data, present)
+                            && stop
+                        {
+                            return true;
+                        }
+                    }
+                }
+                i += long.stride;
+            }
+        }
+        if !self.short {
+            return false;
+        }
         let n = data.len();
         let bitmap = self.bitmap.as_slice();
-        let hit = |w: u32| -> bool {
-            let b = bucket(w);
-            bitmap
-                .get(b >> 6)
-                .is_some_and(|word| (word >> (b & 63)) & 1 != 0)
+        let hit = |w: u32| bit_set(bitmap, bucket(w));
+        let confirm = |w: u32, pos: usize, present: &mut [u64]| -> bool {
+            let mut now_true = false;
+            for &v in self.table.get(w) {
+                if let Some(start) = self
+                    .runs
+                    .get(v as usize)
+                    .and_then(|r| pos.checked_sub(r.offset))
+                {
+                    now_true |= self.learn(v, start, data, present);
+                }
+            }
+            now_true && stop
         };
+        if let Some(simd) = self.simd {
+            let mut i = 0;
+            while i + 4 <= n {
+                let mut m = simd.hits16(data, i, bitmap);
+                while m != 0 {
+                    let pos = i + m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    let Some(w) = data
+                        .get(pos..pos + 4)
+                        .and_then(|c| <[u8; 4]>::try_from(c).ok())
+                    else {
+                        continue;
+                    };
+                    if confirm(u32::from_le_bytes(w) | FOLD, pos, present) {
+                        return true;
+                    }
+                }
+                i += 16;
+            }
+            return false;
+        }
         // Eight bytes at a time give four windows; the chunks overlap by four.
         let mut i = 0;
         while i + 8 <= n {
             let Some(chunk) = data.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()) else {
                 break;
             };
-            let x = u64::from_le_bytes(chunk) | 0x2020_2020_2020_2020;
+            let x = u64::from_le_bytes(chunk) | FOLD64;
             let w = [
                 x as u32,
                 (x >> 8) as u32,
@@ -205,7 +384,7 @@ impl Prefilter {
                 (x >> 24) as u32,
             ];
             if (hit(w[0]) | hit(w[1]) | hit(w[2]) | hit(w[3]))
-                && (0..4).any(|k| hit(w[k]) && self.confirm(w[k], i + k, data, &mut state.present))
+                && (0..4).any(|k| hit(w[k]) && confirm(w[k], i + k, present))
             {
                 return true;
             }
@@ -216,7 +395,7 @@ impl Prefilter {
                 break;
             };
             let w = u32::from_le_bytes(w) | FOLD;
-            if hit(w) && self.confirm(w, i, data, &mut state.present) {
+            if hit(w) && confirm(w, i, present) {
                 return true;
             }
             i += 1;
@@ -224,64 +403,55 @@ impl Prefilter {
         false
     }
 
-    /// Marks the runs whose anchor `w` is and which occur with it at `pos`; `true`
-    /// when that makes some rule's formula true.
+    /// Marks variable `v` present if its run occurs at `start` (and it was not yet
+    /// seen); `true` when that makes some rule's formula true.
     #[cold]
     #[inline(never)]
-    fn confirm(&self, w: u32, pos: usize, data: &[u8], present: &mut [u64]) -> bool {
-        for &v in self.table.get(w) {
-            let (word, bit) = ((v >> 6) as usize, v & 63);
-            // Already seen: nothing new to learn (and no run to compare).
-            if is_set(present, v)
-                || !self
-                    .runs
-                    .get(v as usize)
-                    .is_some_and(|r| r.occurs_at(data, pos))
-            {
-                continue;
-            }
-            let Some(cell) = present.get_mut(word) else {
-                continue;
-            };
-            *cell |= 1 << bit;
-            for &f in self.users.get(v as usize).map(Vec::as_slice).unwrap_or(&[]) {
-                if self
-                    .formulas
+    fn learn(&self, v: u32, start: usize, data: &[u8], present: &mut [u64]) -> bool {
+        if is_set(present, v)
+            || !self
+                .runs
+                .get(v as usize)
+                .is_some_and(|r| r.occurs_from(data, start))
+        {
+            return false;
+        }
+        set_bit(present, v as usize);
+        self.users
+            .get(v as usize)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .any(|&f| {
+                self.formulas
                     .get(f as usize)
                     .is_some_and(|f| f.eval(&|x| is_set(present, x), data))
-                {
-                    return true;
-                }
-            }
-        }
-        false
+            })
     }
 
     /// The first non-private rule that `data` may match, for explaining why a
     /// buffer is scanned (slow: a plain pass with no early exit).
     pub(crate) fn first_possible_rule(&self, data: &[u8]) -> Option<&str> {
         let mut present = vec![0u64; self.vars.div_ceil(64)];
-        for (pos, win) in data.windows(4).enumerate() {
-            if let Some(w) = crate::analyse::fold_window(win) {
-                for &v in self.table.get(w) {
-                    if !self
-                        .runs
-                        .get(v as usize)
-                        .is_some_and(|r| r.occurs_at(data, pos))
-                    {
-                        continue;
-                    }
-                    if let Some(cell) = present.get_mut((v >> 6) as usize) {
-                        *cell |= 1 << (v & 63);
-                    }
-                }
-            }
-        }
+        self.pass(data, &mut present, false);
         let i = self
             .formulas
             .iter()
             .position(|f| f.eval(&|x| is_set(&present, x), data))?;
         self.names.get(i).map(String::as_str)
+    }
+
+    /// The same prefilter with the scalar look at every position.
+    #[cfg(test)]
+    pub(crate) fn scalar(mut self) -> Prefilter {
+        self.simd = None;
+        self
+    }
+
+    /// The pruned formulas of the non-private rules, in order.
+    #[cfg(test)]
+    pub(crate) fn formulas(&self) -> &[Formula] {
+        &self.formulas
     }
 
     fn any_true(&self, present: &[u64], data: &[u8]) -> bool {

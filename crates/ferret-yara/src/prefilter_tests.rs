@@ -331,18 +331,21 @@ fn prefilter(src: &str) -> Prefilter {
 
 #[test]
 fn pass_finds_anchors_at_every_offset_and_alignment() {
-    let p = prefilter(r#"rule r { strings: $a = "QZXJ" nocase condition: $a }"#);
-    let mut st = PrefilterState::default();
-    for len in 4..40 {
-        for at in 0..=len - 4 {
-            let mut data = vec![b'.'; len];
-            data[at..at + 4].copy_from_slice(b"qZxJ");
-            assert!(p.may_match(&data, &mut st), "len {len} at {at}");
+    let vector = prefilter(r#"rule r { strings: $a = "QZXJ" nocase condition: $a }"#);
+    let scalar = prefilter(r#"rule r { strings: $a = "QZXJ" nocase condition: $a }"#).scalar();
+    for p in [vector, scalar] {
+        let mut st = PrefilterState::default();
+        for len in 4..40 {
+            for at in 0..=len - 4 {
+                let mut data = vec![b'.'; len];
+                data[at..at + 4].copy_from_slice(b"qZxJ");
+                assert!(p.may_match(&data, &mut st), "len {len} at {at}");
+            }
+            assert!(!p.may_match(&vec![b'.'; len], &mut st), "len {len}");
         }
-        assert!(!p.may_match(&vec![b'.'; len], &mut st), "len {len}");
+        assert!(!p.may_match(b"", &mut st));
+        assert!(!p.may_match(b"QZX", &mut st));
     }
-    assert!(!p.may_match(b"", &mut st));
-    assert!(!p.may_match(b"QZX", &mut st));
 }
 
 #[test]
@@ -373,6 +376,8 @@ fn pass_agrees_with_a_naive_model_on_random_data() {
     let a = analyse(src);
     let (built, _) = Prefilter::build("t", &a);
     let p = built.unwrap();
+    let (scalar, _) = Prefilter::build("t", &a);
+    let scalar = scalar.unwrap().scalar();
     let mut st = PrefilterState::default();
     let mut seed = 0x1234_5678_9abc_def0u64;
     let mut next = || {
@@ -399,17 +404,116 @@ fn pass_agrees_with_a_naive_model_on_random_data() {
                 }
             })
         };
-        let expected = a
+        // The pass looks only for what the pruned formulas mention.
+        let expected = p.formulas().iter().any(|f| f.eval(&present, &data));
+        let unpruned = a
             .rules
             .iter()
             .filter(|r| !r.private)
             .any(|r| r.formula.eval(&present, &data));
+        assert!(expected || !unpruned, "round {round}: pruning lost a match");
         positives += usize::from(expected);
         assert_eq!(
             p.may_match(&data, &mut st),
             expected,
             "round {round}: {data:?}"
         );
+        assert_eq!(
+            scalar.may_match(&data, &mut st),
+            expected,
+            "scalar, round {round}: {data:?}"
+        );
     }
     assert!(positives > 100 && positives < 5900, "{positives} positives");
+}
+
+#[test]
+fn long_runs_are_found_by_the_strided_pass_at_every_offset() {
+    // Runs of 15..=24 bytes (stride 8), case-folded and exact.
+    for len in 15..=24usize {
+        let text: String = "QZXJKWVYPMFBDGHTLRNCAEIO".chars().take(len).collect();
+        for nocase in [false, true] {
+            let m = if nocase { " nocase" } else { "" };
+            let p = prefilter(&format!(
+                "rule r {{ strings: $a = \"{text}\"{m} condition: $a }}"
+            ));
+            assert!(!p.short, "a run of {len} is long");
+            let mut st = PrefilterState::default();
+            let needle = if nocase {
+                text.to_ascii_lowercase()
+            } else {
+                text.clone()
+            };
+            for total in [len, len + 1, len + 7, len + 8, 2 * len + 17] {
+                for at in 0..=total - len {
+                    let mut data = vec![b'.'; total];
+                    data[at..at + len].copy_from_slice(needle.as_bytes());
+                    assert!(p.may_match(&data, &mut st), "len {len} at {at} of {total}");
+                    // One byte changed anywhere in the run: no match.
+                    for x in [at, at + len / 2, at + len - 1] {
+                        let mut near = data.clone();
+                        near[x] = b'#';
+                        assert!(
+                            !p.may_match(&near, &mut st),
+                            "len {len} at {at}, {x} changed"
+                        );
+                    }
+                }
+                assert!(!p.may_match(&vec![b'.'; total], &mut st));
+            }
+        }
+    }
+}
+
+#[test]
+fn pruning_keeps_long_operands_and_stays_implied() {
+    // `all of them` needs only its long runs; `3 of 4` is refuted by its two long
+    // ones alone; with short runs only, everything is kept.
+    let src = r#"
+        rule r1 { strings: $a = "QZXJK" $b = "KWVYPMFBDGHTLRN" $c = "PMFBX" condition: all of them }
+        rule r2 { strings: $a = "QZXJK" $b = "KWVYP" $c = "PMFBX" condition: all of them }
+        rule r3 { strings: $a = "QZXJK" $b = "KWVYPMFBDGHTLRN" $c = "PMFBX" $d = "DGHTLRNCQZXJKWV" condition: 3 of them }
+        rule r4 { strings: $a = "QZXJK" $b = "KWVYPMFBDGHTLRN" condition: $a or $b }
+    "#;
+    let a = analyse(src);
+    let run_len = |v: u32| a.vars[v as usize].run.len();
+    let f: Vec<Formula> = a
+        .rules
+        .iter()
+        .map(|r| r.formula.prune(&run_len).0)
+        .collect();
+    assert_eq!(show(&a, &f[0]), "$b");
+    assert_eq!(show(&a, &f[1]), "and($a,$b,$c)");
+    assert_eq!(show(&a, &f[2]), "or($b,$d)");
+    assert_eq!(show(&a, &f[3]), "or($a,$b)");
+    // Every assignment that satisfies a rule satisfies its pruned formula.
+    let n = a.vars.len() as u32;
+    for bits in 0u32..(1 << n) {
+        let present = |v: u32| bits >> v & 1 == 1;
+        for (r, g) in a.rules.iter().zip(&f) {
+            if r.formula.eval(&present, b"") {
+                assert!(g.eval(&present, b""), "{}: {bits:b}", r.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn pruned_formulas_are_used_only_when_they_spare_the_short_pass() {
+    // All long after pruning: the namespace needs no look at every position.
+    let p = prefilter(
+        r#"rule r { strings: $a = "QZXJK" $b = "KWVYPMFBDGHTLRN" condition: all of them }"#,
+    );
+    assert!(!p.short && p.long.is_some());
+    let mut st = PrefilterState::default();
+    assert!(p.may_match(b"..KWVYPMFBDGHTLRN..", &mut st));
+    // A short run stays needed (an `or`): whole formulas, both passes.
+    let p = prefilter(
+        r#"rule r { strings: $a = "QZXJK" $b = "KWVYPMFBDGHTLRN" condition: all of them }
+           rule s { strings: $c = "PMFBX" $d = "DGHTLRNCQZXJKWV" condition: $c or $d }"#,
+    );
+    assert!(p.short && p.long.is_some());
+    assert!(!p.may_match(b"..KWVYPMFBDGHTLRN..", &mut st));
+    assert!(p.may_match(b"..KWVYPMFBDGHTLRN..QZXJK", &mut st));
+    assert!(p.may_match(b"..PMFBX..", &mut st));
 }

@@ -18,6 +18,12 @@ pub struct ScanOptions {
     /// Skip yara-x's scan of a namespace when the prefilter proves that none of its
     /// rules can match (results are the same either way; off is for comparisons).
     pub prefilter: bool,
+    /// Namespaces with fewer patterns are always scanned by yara-x: its automaton
+    /// of a small rule set stays in cache and scans faster than the prefilter's
+    /// pass plus the scans it lets through (measured on /usr/bin: ferret's bundled
+    /// 84 patterns 1.24 s without the prefilter, 1.64 s with it; the 1,789 Elastic
+    /// patterns 3.73 s without, 1.78 s with).
+    pub prefilter_min_patterns: usize,
 }
 
 impl Default for ScanOptions {
@@ -27,6 +33,7 @@ impl Default for ScanOptions {
             offsets_per_pattern: 16,
             max_matches_per_pattern: 10_000,
             prefilter: true,
+            prefilter_min_patterns: 256,
         }
     }
 }
@@ -77,7 +84,9 @@ impl<'r> Scanner<'r> {
                 UnitScanner {
                     namespace: &u.summary.namespace,
                     inner,
-                    prefilter: u.prefilter.as_ref().filter(|_| options.prefilter),
+                    prefilter: u.prefilter.as_ref().filter(|_| {
+                        options.prefilter && u.summary.patterns >= options.prefilter_min_patterns
+                    }),
                     state: PrefilterState::default(),
                     stats: PrefilterStats::default(),
                 }

@@ -23,6 +23,8 @@ fn sources() -> Vec<RuleSource> {
 fn options(prefilter: bool) -> ScanOptions {
     ScanOptions {
         prefilter,
+        // Every namespace, however small, so that the bundled rules are checked too.
+        prefilter_min_patterns: 0,
         ..Default::default()
     }
 }
