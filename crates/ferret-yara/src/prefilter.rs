@@ -12,6 +12,7 @@
 //! becomes true the pass stops: the namespace must be scanned. If the pass ends
 //! with every formula false, no rule can match.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::analyse::{Analysis, FOLD, Formula, LONG_RUN, RunSpec};
@@ -141,6 +142,7 @@ pub(crate) struct Prefilter {
 }
 
 /// Per-scanner scratch: which pattern variables were seen.
+#[cfg(test)]
 #[derive(Debug, Default)]
 pub(crate) struct PrefilterState {
     present: Vec<u64>,
@@ -297,110 +299,23 @@ impl Prefilter {
     }
 
     /// Whether some non-private rule may match `data`: `false` proves that none can.
+    #[cfg(test)]
     pub(crate) fn may_match(&self, data: &[u8], state: &mut PrefilterState) -> bool {
-        let words = self.vars.div_ceil(64);
-        state.present.clear();
-        state.present.resize(words, 0);
-        // Formulas true with no pattern present (through their exact checks of
-        // the data) need a scan whatever the pass finds.
-        if self.any_true(&state.present, data) {
-            return true;
-        }
-        self.pass(data, &mut state.present, true)
+        let mut hot = [self.start(&mut state.present, data)];
+        let mut presents = [std::mem::take(&mut state.present)];
+        Joint::new(vec![self]).run(data, &mut presents, &mut hot, true);
+        let [present] = presents;
+        state.present = present;
+        hot[0]
     }
 
-    /// Marks in `present` the runs found in `data`; with `stop`, returns as soon
-    /// as some formula is true (`true`), else after the whole pass (`false`).
-    fn pass(&self, data: &[u8], present: &mut [u64], stop: bool) -> bool {
-        if let Some(long) = &self.long {
-            let bitmap = long.bitmap.as_slice();
-            let mut i = 0;
-            while let Some(w) = data.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()) {
-                let w = u64::from_le_bytes(w) | FOLD64;
-                if bit_set(bitmap, bucket64(w)) {
-                    for &(v, k) in long.table.get(&w).map(Vec::as_slice).unwrap_or(&[]) {
-                        if let Some(start) = i.checked_sub(k as usize)
-                            && self.learn(v, start, data, present)
-                            && stop
-                        {
-                            return true;
-                        }
-                    }
-                }
-                i += long.stride;
-            }
-        }
-        if !self.short {
-            return false;
-        }
-        let n = data.len();
-        let bitmap = self.bitmap.as_slice();
-        let hit = |w: u32| bit_set(bitmap, bucket(w));
-        let confirm = |w: u32, pos: usize, present: &mut [u64]| -> bool {
-            let mut now_true = false;
-            for &v in self.table.get(w) {
-                if let Some(start) = self
-                    .runs
-                    .get(v as usize)
-                    .and_then(|r| pos.checked_sub(r.offset))
-                {
-                    now_true |= self.learn(v, start, data, present);
-                }
-            }
-            now_true && stop
-        };
-        if let Some(simd) = self.simd {
-            let mut i = 0;
-            while i + 4 <= n {
-                let mut m = simd.hits16(data, i, bitmap);
-                while m != 0 {
-                    let pos = i + m.trailing_zeros() as usize;
-                    m &= m - 1;
-                    let Some(w) = data
-                        .get(pos..pos + 4)
-                        .and_then(|c| <[u8; 4]>::try_from(c).ok())
-                    else {
-                        continue;
-                    };
-                    if confirm(u32::from_le_bytes(w) | FOLD, pos, present) {
-                        return true;
-                    }
-                }
-                i += 16;
-            }
-            return false;
-        }
-        // Eight bytes at a time give four windows; the chunks overlap by four.
-        let mut i = 0;
-        while i + 8 <= n {
-            let Some(chunk) = data.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()) else {
-                break;
-            };
-            let x = u64::from_le_bytes(chunk) | FOLD64;
-            let w = [
-                x as u32,
-                (x >> 8) as u32,
-                (x >> 16) as u32,
-                (x >> 24) as u32,
-            ];
-            if (hit(w[0]) | hit(w[1]) | hit(w[2]) | hit(w[3]))
-                && (0..4).any(|k| hit(w[k]) && confirm(w[k], i + k, present))
-            {
-                return true;
-            }
-            i += 4;
-        }
-        while i + 4 <= n {
-            let Some(w) = data.get(i..i + 4).and_then(|c| <[u8; 4]>::try_from(c).ok()) else {
-                break;
-            };
-            let w = u32::from_le_bytes(w) | FOLD;
-            if hit(w) && confirm(w, i, present) {
-                return true;
-            }
-            i += 1;
-        }
-        false
+    /// Clears `present` for a new buffer; `true` when some formula is true with no
+    /// pattern present (through its exact checks of the data), so that the buffer
+    /// needs a scan whatever the pass finds.
+    pub(crate) fn start(&self, present: &mut Vec<u64>, data: &[u8]) -> bool {
+        present.clear();
+        present.resize(self.vars.div_ceil(64), 0);
+        self.any_true(present, data)
     }
 
     /// Marks variable `v` present if its run occurs at `start` (and it was not yet
@@ -432,12 +347,14 @@ impl Prefilter {
     /// The first non-private rule that `data` may match, for explaining why a
     /// buffer is scanned (slow: a plain pass with no early exit).
     pub(crate) fn first_possible_rule(&self, data: &[u8]) -> Option<&str> {
-        let mut present = vec![0u64; self.vars.div_ceil(64)];
-        self.pass(data, &mut present, false);
+        let mut presents = [Vec::new()];
+        let mut hot = [self.start(&mut presents[0], data)];
+        Joint::new(vec![self]).run(data, &mut presents, &mut hot, false);
+        let present = &presents[0];
         let i = self
             .formulas
             .iter()
-            .position(|f| f.eval(&|x| is_set(&present, x), data))?;
+            .position(|f| f.eval(&|x| is_set(present, x), data))?;
         self.names.get(i).map(String::as_str)
     }
 
@@ -459,6 +376,188 @@ impl Prefilter {
             .iter()
             .any(|f| f.eval(&|x| is_set(present, x), data))
     }
+}
+
+/// The passes of one or more namespaces' prefilters over the same data, sharing one
+/// look at each position: the namespaces' bitmaps are merged, and a candidate is
+/// confirmed against each namespace's own tables and variables.
+#[derive(Debug)]
+pub(crate) struct Joint<'p> {
+    filters: Vec<&'p Prefilter>,
+    /// Merged bitmap of the runs shorter than [`LONG_RUN`], if any.
+    short: Option<Cow<'p, [u64]>>,
+    /// Merged bitmap of the long runs and the smallest stride among them.
+    long: Option<(Cow<'p, [u64]>, usize)>,
+    simd: Option<Avx512>,
+}
+
+impl<'p> Joint<'p> {
+    pub(crate) fn new(filters: Vec<&'p Prefilter>) -> Joint<'p> {
+        fn merge<'p>(maps: Vec<&'p [u64]>) -> Option<Cow<'p, [u64]>> {
+            match maps.as_slice() {
+                [] => None,
+                [one] => Some(Cow::Borrowed(*one)),
+                _ => {
+                    let mut merged = vec![0u64; 1 << (BITMAP_BITS - 6)];
+                    for map in maps {
+                        for (m, w) in merged.iter_mut().zip(map) {
+                            *m |= w;
+                        }
+                    }
+                    Some(Cow::Owned(merged))
+                }
+            }
+        }
+        let short = merge(
+            filters
+                .iter()
+                .filter(|f| f.short)
+                .map(|f| f.bitmap.as_slice())
+                .collect(),
+        );
+        // A smaller stride visits every position a larger one does.
+        let stride = filters
+            .iter()
+            .filter_map(|f| f.long.as_ref().map(|l| l.stride))
+            .min()
+            .unwrap_or(1);
+        let long = merge(
+            filters
+                .iter()
+                .filter_map(|f| f.long.as_ref().map(|l| l.bitmap.as_slice()))
+                .collect(),
+        )
+        .map(|b| (b, stride));
+        // The scalar look where any filter asks for it (tests force it that way).
+        let simd = filters
+            .iter()
+            .map(|f| f.simd)
+            .reduce(|a, b| a.and(b))
+            .flatten();
+        Joint {
+            simd,
+            filters,
+            short,
+            long,
+        }
+    }
+
+    /// Marks in `presents[i]` the runs of filter `i` found in `data`, setting
+    /// `hot[i]` once some formula of filter `i` is true (a filter already hot is
+    /// not looked at again). With `stop`, returns as soon as every filter is hot;
+    /// without, marks every run it finds (for explaining).
+    pub(crate) fn run(&self, data: &[u8], presents: &mut [Vec<u64>], hot: &mut [bool], stop: bool) {
+        let mut cold = hot.iter().filter(|h| !**h).count();
+        if stop && cold == 0 {
+            return;
+        }
+        if let Some((bitmap, stride)) = &self.long {
+            let mut i = 0;
+            while let Some(w) = data.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()) {
+                let w = u64::from_le_bytes(w) | FOLD64;
+                if bit_set(bitmap, bucket64(w)) {
+                    self.confirm(Window::Long(w), i, data, presents, hot, &mut cold, stop);
+                    if stop && cold == 0 {
+                        return;
+                    }
+                }
+                i += stride;
+            }
+        }
+        let Some(bitmap) = &self.short else {
+            return;
+        };
+        let n = data.len();
+        let window = |pos: usize| {
+            data.get(pos..pos + 4)
+                .and_then(|c| <[u8; 4]>::try_from(c).ok())
+                .map(|w| u32::from_le_bytes(w) | FOLD)
+        };
+        let mut i = 0;
+        while i + 4 <= n {
+            // Candidates among the next 16 positions.
+            let mut m = match self.simd {
+                Some(simd) => simd.hits16(data, i, bitmap),
+                None => (0..16).fold(0u32, |m, j| {
+                    let hit = window(i + j).is_some_and(|w| bit_set(bitmap, bucket(w)));
+                    m | u32::from(hit) << j
+                }),
+            };
+            while m != 0 {
+                let pos = i + m.trailing_zeros() as usize;
+                m &= m - 1;
+                if let Some(w) = window(pos) {
+                    self.confirm(Window::Short(w), pos, data, presents, hot, &mut cold, stop);
+                    if stop && cold == 0 {
+                        return;
+                    }
+                }
+            }
+            i += 16;
+        }
+    }
+
+    /// Learns the runs behind window `w` at `pos`, for every filter still cold.
+    #[allow(clippy::too_many_arguments)]
+    fn confirm(
+        &self,
+        w: Window,
+        pos: usize,
+        data: &[u8],
+        presents: &mut [Vec<u64>],
+        hot: &mut [bool],
+        cold: &mut usize,
+        stop: bool,
+    ) {
+        for ((f, present), h) in self
+            .filters
+            .iter()
+            .zip(presents.iter_mut())
+            .zip(hot.iter_mut())
+        {
+            if *h && stop {
+                continue;
+            }
+            let mut now_hot = false;
+            match w {
+                Window::Long(w) => {
+                    let Some(long) = &f.long else {
+                        continue;
+                    };
+                    for &(v, k) in long.table.get(&w).map(Vec::as_slice).unwrap_or(&[]) {
+                        if let Some(start) = pos.checked_sub(k as usize) {
+                            now_hot |= f.learn(v, start, data, present);
+                        }
+                    }
+                }
+                Window::Short(w) => {
+                    if !f.short {
+                        continue;
+                    }
+                    for &v in f.table.get(w) {
+                        if let Some(start) = f
+                            .runs
+                            .get(v as usize)
+                            .and_then(|r| pos.checked_sub(r.offset))
+                        {
+                            now_hot |= f.learn(v, start, data, present);
+                        }
+                    }
+                }
+            }
+            if now_hot && !*h {
+                *h = true;
+                *cold -= 1;
+            }
+        }
+    }
+}
+
+/// A folded window of the data: 8 bytes for long runs, 4 for short ones.
+#[derive(Debug, Clone, Copy)]
+enum Window {
+    Long(u64),
+    Short(u32),
 }
 
 /// Open-addressing map from anchor to its variables. Folded anchors have bit 5 set

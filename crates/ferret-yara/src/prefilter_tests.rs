@@ -1,7 +1,7 @@
 //! Unit tests of the condition and anchor analysis and of the prefilter pass.
 
 use crate::analyse::{Analysis, Formula, fold_window};
-use crate::prefilter::{Prefilter, PrefilterState};
+use crate::prefilter::{Joint, Prefilter, PrefilterState};
 
 fn analyse(src: &str) -> Analysis {
     let mut a = Analysis::default();
@@ -516,4 +516,55 @@ fn pruned_formulas_are_used_only_when_they_spare_the_short_pass() {
     assert!(!p.may_match(b"..KWVYPMFBDGHTLRN..", &mut st));
     assert!(p.may_match(b"..KWVYPMFBDGHTLRN..QZXJK", &mut st));
     assert!(p.may_match(b"..PMFBX..", &mut st));
+}
+
+#[test]
+fn one_joint_pass_decides_each_namespace_as_its_own_pass_does() {
+    let a = prefilter(
+        r#"rule r { strings: $a = "QZXJK" $b = "KWVYPMFBDGHTLRN" condition: all of them }"#,
+    );
+    let b = prefilter(r#"rule s { strings: $c = "PMFBX" $d = "abca" nocase condition: $c or $d }"#);
+    let c =
+        prefilter(r#"rule t { strings: $e = "DGHTLRNCQZXJKWVY" condition: $e and filesize < 64 }"#);
+    let joint = Joint::new(vec![&a, &b, &c]);
+    let mut st = PrefilterState::default();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let pieces: [&[u8]; 6] = [
+        b"QZXJK",
+        b"KWVYPMFBDGHTLRN",
+        b"PMFBX",
+        b"ABCA",
+        b"DGHTLRNCQZXJKWVY",
+        b"..",
+    ];
+    for round in 0..3000 {
+        let mut data = Vec::new();
+        for _ in 0..next() % 6 {
+            data.extend_from_slice(pieces[(next() % 6) as usize]);
+            data.extend((0..next() % 5).map(|_| b'.'));
+        }
+        let mut presents = vec![Vec::new(); 3];
+        let mut hot: Vec<bool> = [&a, &b, &c]
+            .iter()
+            .zip(&mut presents)
+            .map(|(f, p)| f.start(p, &data))
+            .collect();
+        joint.run(&data, &mut presents, &mut hot, true);
+        let alone: Vec<bool> = [&a, &b, &c]
+            .iter()
+            .map(|f| f.may_match(&data, &mut st))
+            .collect();
+        assert_eq!(
+            hot,
+            alone,
+            "round {round}: {:?}",
+            String::from_utf8_lossy(&data)
+        );
+    }
 }
