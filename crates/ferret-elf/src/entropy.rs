@@ -1,4 +1,5 @@
-//! Shannon entropy of a byte buffer.
+//! Shannon entropy of a byte buffer, and of a file's sections, whole and
+//! segments from one count of each byte (see [`Layout`]).
 
 mod simd;
 
@@ -6,26 +7,261 @@ mod simd;
 /// `u32::MAX` within one pass.
 const PASS: usize = u32::MAX as usize;
 
+/// Below this many bytes a plain loop counts faster than setting up the tables.
+const SMALL: usize = 256;
+
 /// Shannon entropy of `data` in bits per byte, in `0.0..=8.0` (0 for empty input).
 pub fn entropy(data: &[u8]) -> f64 {
     entropy_from(data, simd::Counter::detect())
 }
 
 fn entropy_from(data: &[u8], counter: simd::Counter) -> f64 {
-    if data.is_empty() {
-        return 0.0;
-    }
-    let total = histogram(data, counter);
-    let n = data.len() as f64;
-    let mut h = 0.0;
-    for &c in &total {
-        if c != 0 {
-            let p = c as f64 / n;
-            h -= p * p.log2();
+    Counts::of(data, counter).entropy()
+}
+
+/// Byte-value counts of some bytes: the entropy depends on nothing else, so
+/// counts added up from the parts of a range give exactly (bit for bit) the
+/// entropy of the range counted whole.
+#[derive(Clone)]
+pub(crate) struct Counts {
+    by_value: [u64; 256],
+    len: u64,
+}
+
+impl Counts {
+    pub(crate) fn new() -> Self {
+        Counts {
+            by_value: [0; 256],
+            len: 0,
         }
     }
-    // Rounding can push a uniform distribution a hair past the bounds.
-    h.clamp(0.0, 8.0)
+
+    fn of(data: &[u8], counter: simd::Counter) -> Self {
+        let mut c = Counts::new();
+        c.count(data, counter);
+        c
+    }
+
+    /// Adds the bytes of `data`.
+    fn count(&mut self, data: &[u8], counter: simd::Counter) {
+        if data.len() < SMALL {
+            for &b in data {
+                self.by_value[usize::from(b)] += 1;
+            }
+        } else {
+            let h = histogram(data, counter);
+            for (t, c) in self.by_value.iter_mut().zip(h) {
+                *t += c;
+            }
+        }
+        self.len += data.len() as u64;
+    }
+
+    fn add(&mut self, other: &Counts) {
+        for (t, c) in self.by_value.iter_mut().zip(&other.by_value) {
+            *t += c;
+        }
+        self.len += other.len;
+    }
+
+    /// `self - earlier`, where `earlier` is a prefix of the same running total.
+    fn since(&self, earlier: &Counts) -> Counts {
+        let mut d = self.clone();
+        for (t, c) in d.by_value.iter_mut().zip(&earlier.by_value) {
+            *t -= c;
+        }
+        d.len -= earlier.len;
+        d
+    }
+
+    /// Shannon entropy in bits per byte, in `0.0..=8.0` (0 when empty).
+    pub(crate) fn entropy(&self) -> f64 {
+        if self.len == 0 {
+            return 0.0;
+        }
+        let n = self.len as f64;
+        let mut h = 0.0;
+        for &c in &self.by_value {
+            if c != 0 {
+                let p = c as f64 / n;
+                h -= p * p.log2();
+            }
+        }
+        // Rounding can push a uniform distribution a hair past the bounds.
+        h.clamp(0.0, 8.0)
+    }
+}
+
+/// Most ranges (segments, overlay) whose entropy [`Layout::measure`]
+/// assembles; each costs two snapshots of the running counts.
+pub(crate) const MAX_TARGETS: usize = 64;
+
+/// Entropies computed by [`Layout::measure`].
+#[derive(Debug)]
+pub(crate) struct Measured {
+    /// Entropy of each part, in the order given.
+    pub parts: Vec<f64>,
+    /// Entropy of the whole buffer, when the parts did not overlap.
+    pub whole: Option<f64>,
+    /// Entropy of each target, when the parts did not overlap and none
+    /// straddles the target's ends.
+    pub targets: Vec<Option<f64>>,
+}
+
+/// Byte ranges of one buffer whose entropies are wanted: `parts` (the
+/// sections), the whole buffer, and `targets` (segments, overlay).
+///
+/// When the parts do not overlap, each byte is counted once: the parts and
+/// the gaps between them are counted in file order into a running total,
+/// which ends as the whole buffer's counts; a target is the difference of the
+/// running total at its end and at its start, available when both ends fall
+/// outside every part (gaps are split at targets' ends for that). Otherwise
+/// only the parts are counted, each on its own, and the rest is left to the
+/// caller.
+#[derive(Debug)]
+pub(crate) struct Layout<'d> {
+    pub data: &'d [u8],
+    /// `(start, end)` byte ranges, `start <= end <= data.len()`.
+    pub parts: Vec<(usize, usize)>,
+    /// `(start, end)` byte ranges, `start <= end <= data.len()`.
+    pub targets: Vec<(usize, usize)>,
+}
+
+impl Layout<'_> {
+    pub(crate) fn measure(&self) -> Measured {
+        self.measure_with(simd::Counter::detect())
+    }
+
+    fn measure_with(&self, counter: simd::Counter) -> Measured {
+        let data = self.data;
+        let slice = |(s, e): (usize, usize)| data.get(s..e).unwrap_or(&[]);
+        let bounded = |&(s, e): &(usize, usize)| s <= e && e <= data.len();
+        let mut order: Vec<usize> = (0..self.parts.len())
+            .filter(|&i| self.parts.get(i).is_some_and(|&(s, e)| s < e))
+            .collect();
+        order.sort_unstable_by_key(|&i| self.parts.get(i).copied());
+        let disjoint = self.parts.iter().all(bounded)
+            && self.targets.iter().all(bounded)
+            && order.windows(2).all(|w| {
+                let end = self.parts.get(w[0]).map_or(usize::MAX, |p| p.1);
+                let start = self.parts.get(w[1]).map_or(0, |p| p.0);
+                end <= start
+            });
+        if !disjoint {
+            return Measured {
+                parts: self
+                    .parts
+                    .iter()
+                    .map(|&p| Counts::of(slice(p), counter).entropy())
+                    .collect(),
+                whole: None,
+                targets: vec![None; self.targets.len()],
+            };
+        }
+        let mut cuts: Vec<usize> = self
+            .targets
+            .iter()
+            .take(MAX_TARGETS)
+            .flat_map(|&(s, e)| [s, e])
+            .collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut sweep = Sweep {
+            data,
+            counter,
+            pos: 0,
+            total: Counts::new(),
+            cuts: &cuts,
+            next_cut: 0,
+            snapshots: vec![None; cuts.len()],
+        };
+        // Parts of no bytes (empty, or wholly past the end) have entropy 0.
+        let mut parts = vec![0.0; self.parts.len()];
+        for i in order {
+            let Some(&(s, e)) = self.parts.get(i) else {
+                continue;
+            };
+            sweep.gap_to(s);
+            sweep.snapshot();
+            let c = Counts::of(slice((s, e)), counter);
+            if let Some(p) = parts.get_mut(i) {
+                *p = c.entropy();
+            }
+            sweep.total.add(&c);
+            sweep.pos = e;
+        }
+        sweep.gap_to(data.len());
+        sweep.snapshot();
+        let at = |x: usize| {
+            let i = cuts.binary_search(&x).ok()?;
+            sweep.snapshots.get(i)?.as_ref()
+        };
+        let targets = self
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, &(s, e))| {
+                if i >= MAX_TARGETS {
+                    return None;
+                }
+                Some(at(e)?.since(at(s)?).entropy())
+            })
+            .collect();
+        Measured {
+            parts,
+            whole: Some(sweep.total.entropy()),
+            targets,
+        }
+    }
+}
+
+/// Running counts of a buffer from its start up to `pos`, with snapshots
+/// taken where `pos` meets a cut.
+struct Sweep<'d, 'c> {
+    data: &'d [u8],
+    counter: simd::Counter,
+    pos: usize,
+    total: Counts,
+    /// Sorted, distinct offsets.
+    cuts: &'c [usize],
+    /// First cut not yet passed.
+    next_cut: usize,
+    /// Running counts at each cut, when `pos` was exactly there.
+    snapshots: Vec<Option<Counts>>,
+}
+
+impl Sweep<'_, '_> {
+    /// Takes the snapshot of the cut at `pos`, if any, and passes every cut
+    /// up to `pos` (cuts skipped inside a part get none).
+    fn snapshot(&mut self) {
+        while let Some(&c) = self.cuts.get(self.next_cut) {
+            if c > self.pos {
+                break;
+            }
+            if c == self.pos
+                && let Some(s) = self.snapshots.get_mut(self.next_cut)
+            {
+                *s = Some(self.total.clone());
+            }
+            self.next_cut += 1;
+        }
+    }
+
+    /// Counts the gap from `pos` to `to`, stopping at every cut on the way.
+    fn gap_to(&mut self, to: usize) {
+        while self.pos < to {
+            self.snapshot();
+            let stop = self
+                .cuts
+                .get(self.next_cut)
+                .copied()
+                .filter(|&c| c < to)
+                .unwrap_or(to);
+            self.total
+                .count(self.data.get(self.pos..stop).unwrap_or(&[]), self.counter);
+            self.pos = stop;
+        }
+    }
 }
 
 /// Byte-value counts of `data`.
@@ -72,6 +308,9 @@ impl Tables {
         }
     }
 }
+
+#[cfg(test)]
+mod layout_tests;
 
 #[cfg(test)]
 mod tests {

@@ -353,6 +353,24 @@ pub struct Overlay {
     pub size: u64,
 }
 
+/// Entropies (bits/byte) of ranges of the file, computed while counting the
+/// sections' bytes for their entropy, so that a caller need not count the
+/// file again. `None` where they could not be had that way (sections that
+/// overlap, a segment end inside a section, [`Options::section_entropy`]
+/// off): count those bytes directly with [`entropy()`]. Each value equals
+/// that direct count's bit for bit.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ByteEntropy {
+    /// The whole input.
+    pub file: Option<f64>,
+    /// Per entry of [`ElfInfo::segments`]: set only for executable PT_LOADs,
+    /// over their file bytes present (`p_offset..p_offset + p_filesz`
+    /// clamped to the input).
+    pub segments: Vec<Option<f64>>,
+    /// [`ElfInfo::overlay`]'s bytes.
+    pub overlay: Option<f64>,
+}
+
 /// Something that could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ParseError {
@@ -441,6 +459,9 @@ pub struct ElfInfo<'a> {
     pub section_headers_present: bool,
     /// Data appended after all sections and segments.
     pub overlay: Option<Overlay>,
+    /// Entropies of the whole file and some of its ranges (not serialised).
+    #[serde(skip)]
+    pub byte_entropy: ByteEntropy,
     /// Everything that could not be parsed.
     pub errors: Vec<ParseError>,
 }
@@ -580,6 +601,7 @@ impl ElfInfo<'_> {
             entry_in_executable_segment: self.entry_in_executable_segment,
             section_headers_present: self.section_headers_present,
             overlay: self.overlay,
+            byte_entropy: self.byte_entropy,
             errors: self.errors,
         }
     }

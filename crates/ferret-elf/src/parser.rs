@@ -3,8 +3,8 @@
 use crate::dynamic::{self, DynInfo};
 use crate::read::{Ctx, c_str};
 use crate::{
-    Class, ElfInfo, Endianness, Flags, Linkage, Machine, NotElf, Notes, Options, Overlay,
-    ParseError, Relro, Section, Segment, Str, entropy, names, notes,
+    ByteEntropy, Class, ElfInfo, Endianness, Flags, Linkage, Machine, NotElf, Notes, Options,
+    Overlay, ParseError, Relro, Section, Segment, Str, entropy, names, notes,
 };
 use std::borrow::Cow;
 
@@ -254,7 +254,10 @@ pub(crate) fn parse<'a>(data: &'a [u8], opts: &Options) -> Result<ElfInfo<'a>, N
     let sections_omitted = read_section_headers(&mut p, &hdr, shnum);
     read_program_headers(&mut p, &hdr, phnum);
 
-    let sections = build_sections(&mut p, shstrndx);
+    // Reads only the headers: computed first so that its entropy comes from
+    // the same pass over the file as the sections'.
+    let overlay = find_overlay(&p, &hdr);
+    let (sections, byte_entropy) = build_sections(&mut p, shstrndx, overlay);
     let segments: Vec<Segment> = p
         .phdrs
         .iter()
@@ -302,7 +305,6 @@ pub(crate) fn parse<'a>(data: &'a [u8], opts: &Options) -> Result<ElfInfo<'a>, N
 
     let (entry_section, entry_segment, entry_in_executable_segment) =
         locate_entry(&p, &sections, &segments, hdr.entry);
-    let overlay = find_overlay(&p, &hdr);
 
     let info = ElfInfo {
         class: if is64 { Class::Elf64 } else { Class::Elf32 },
@@ -342,6 +344,7 @@ pub(crate) fn parse<'a>(data: &'a [u8], opts: &Options) -> Result<ElfInfo<'a>, N
         entry_segment,
         entry_in_executable_segment,
         overlay,
+        byte_entropy,
         errors: p.errors.finish(),
     };
     Ok(info)
@@ -607,10 +610,89 @@ fn read_program_headers(p: &mut Parser<'_, '_>, hdr: &Header, phnum: u64) {
     }
 }
 
-fn build_sections<'a>(p: &mut Parser<'a, '_>, shstrndx: u32) -> Vec<Section<'a>> {
-    if p.shdrs.is_empty() {
-        return Vec::new();
+/// The sections, with their entropy, and the entropies of the whole file,
+/// the executable PT_LOADs and the overlay, all from one count of the file
+/// when the sections do not overlap (see [`entropy::Layout`]).
+fn build_sections<'a>(
+    p: &mut Parser<'a, '_>,
+    shstrndx: u32,
+    overlay: Option<Overlay>,
+) -> (Vec<Section<'a>>, ByteEntropy) {
+    let mut out = Vec::with_capacity(p.shdrs.len());
+    // Byte ranges of the sections whose entropy is computed, and where it goes.
+    let mut parts: Vec<(usize, usize)> = Vec::new();
+    let mut part_of: Vec<usize> = Vec::new();
+    if !p.shdrs.is_empty() {
+        name_sections(p, shstrndx, &mut out, &mut parts, &mut part_of);
     }
+    if !p.opts.section_entropy {
+        return (out, ByteEntropy::default());
+    }
+    let data = p.ctx.data;
+    let len = data.len() as u64;
+    // Clamped as the file's readers clamp them (ferret-static's packer signs).
+    let clamp = |off: u64, size: u64| {
+        let start = off.min(len);
+        let end = off.saturating_add(size).min(len);
+        (start as usize, end as usize)
+    };
+    // One target is kept for the overlay.
+    let exec_loads: Vec<usize> = (0..p.phdrs.len())
+        .filter(|&i| {
+            p.phdrs
+                .get(i)
+                .is_some_and(|ph| ph.kind == PT_LOAD && ph.flags & PF_X != 0)
+        })
+        .take(entropy::MAX_TARGETS - 1)
+        .collect();
+    let mut targets: Vec<(usize, usize)> = exec_loads
+        .iter()
+        .filter_map(|&i| p.phdrs.get(i))
+        .map(|ph| clamp(ph.offset, ph.filesz))
+        .collect();
+    if let Some(o) = overlay {
+        targets.push(clamp(o.offset, o.size));
+    }
+    let layout = entropy::Layout {
+        data,
+        parts,
+        targets,
+    };
+    let measured = layout.measure();
+    for (&i, e) in part_of.iter().zip(&measured.parts) {
+        if let Some(s) = out.get_mut(i) {
+            s.entropy = Some(*e);
+        }
+    }
+    let mut segments = vec![None; p.phdrs.len()];
+    for (&i, e) in exec_loads.iter().zip(&measured.targets) {
+        if let Some(s) = segments.get_mut(i) {
+            *s = *e;
+        }
+    }
+    let overlay = if overlay.is_some() {
+        measured.targets.get(exec_loads.len()).copied().flatten()
+    } else {
+        None
+    };
+    let byte_entropy = ByteEntropy {
+        file: measured.whole,
+        segments,
+        overlay,
+    };
+    (out, byte_entropy)
+}
+
+/// Builds the sections in `out` with their entropy left for the caller:
+/// sections with bytes to count get their range pushed to `parts` and their
+/// place in `out` to `part_of`.
+fn name_sections<'a>(
+    p: &mut Parser<'a, '_>,
+    shstrndx: u32,
+    out: &mut Vec<Section<'a>>,
+    parts: &mut Vec<(usize, usize)>,
+    part_of: &mut Vec<usize>,
+) {
     let strtab: &'a [u8] = match usize::try_from(shstrndx) {
         Ok(0) => {
             p.errors
@@ -634,7 +716,6 @@ fn build_sections<'a>(p: &mut Parser<'a, '_>, shstrndx: u32) -> Vec<Section<'a>>
         .saturating_mul(2)
         .saturating_add(1 << 20);
     let mut budget_reported = false;
-    let mut out = Vec::with_capacity(p.shdrs.len());
     for i in 0..p.shdrs.len() {
         let sh = p.shdrs[i];
         let name = if strtab.is_empty() {
@@ -662,7 +743,16 @@ fn build_sections<'a>(p: &mut Parser<'a, '_>, shstrndx: u32) -> Vec<Section<'a>>
             let bytes = p.section_data(i);
             if (bytes.len() as u64) <= entropy_budget {
                 entropy_budget -= bytes.len() as u64;
-                Some(entropy(bytes))
+                match usize::try_from(sh.offset) {
+                    // Non-empty section data starts at `sh_offset`; its
+                    // entropy is filled in once every section is known.
+                    Ok(start) if !bytes.is_empty() => {
+                        parts.push((start, start + bytes.len()));
+                        part_of.push(out.len());
+                        None
+                    }
+                    _ => Some(entropy(bytes)),
+                }
             } else {
                 if !budget_reported {
                     budget_reported = true;
@@ -690,7 +780,6 @@ fn build_sections<'a>(p: &mut Parser<'a, '_>, shstrndx: u32) -> Vec<Section<'a>>
             entropy,
         });
     }
-    out
 }
 
 fn read_interpreter<'a>(p: &mut Parser<'a, '_>) -> Option<Str<'a>> {

@@ -46,7 +46,8 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     memchr::memmem::find(hay, needle)
 }
 
-/// Looks for packing signs in `data`, using the parsed ELF when there is one.
+/// Looks for packing signs in `data`, using the ELF parsed from `data` when there is
+/// one (its [`ferret_elf::ByteEntropy`] spares counting segments again).
 pub fn detect(data: &[u8], entropy: f64, elf: Option<&ElfInfo<'_>>) -> Packer {
     let mut ind = Vec::new();
     // UPX writes its l_info header ("UPX!") right after the program headers and a
@@ -155,10 +156,11 @@ fn elf_signs(elf: &ElfInfo<'_>, data: &[u8], ind: &mut Vec<Indicator>) {
     }
     // Entropy of the executable LOAD segments: packed code is compressed data plus a
     // small stub.
-    for seg in elf
+    for (i, seg) in elf
         .segments
         .iter()
-        .filter(|s| s.kind == "LOAD" && s.flags.contains('X'))
+        .enumerate()
+        .filter(|(_, s)| s.kind == "LOAD" && s.flags.contains('X'))
     {
         let start = usize::try_from(seg.offset)
             .unwrap_or(usize::MAX)
@@ -167,7 +169,14 @@ fn elf_signs(elf: &ElfInfo<'_>, data: &[u8], ind: &mut Vec<Indicator>) {
             .unwrap_or(usize::MAX)
             .min(data.len());
         if end - start >= 4096 {
-            let e = ferret_elf::entropy(&data[start..end]);
+            // Counted during the parse when the sections allowed it.
+            let e = elf
+                .byte_entropy
+                .segments
+                .get(i)
+                .copied()
+                .flatten()
+                .unwrap_or_else(|| ferret_elf::entropy(&data[start..end]));
             if e >= HIGH_ENTROPY {
                 ind.push(Indicator {
                     id: "high-entropy-code",
@@ -185,7 +194,10 @@ fn elf_signs(elf: &ElfInfo<'_>, data: &[u8], ind: &mut Vec<Indicator>) {
         let start = usize::try_from(o.offset)
             .unwrap_or(usize::MAX)
             .min(data.len());
-        let e = ferret_elf::entropy(&data[start..]);
+        let e = elf
+            .byte_entropy
+            .overlay
+            .unwrap_or_else(|| ferret_elf::entropy(&data[start..]));
         ind.push(Indicator {
             id: "overlay",
             severity: if o.size >= 1024 && e >= HIGH_ENTROPY {
