@@ -1,8 +1,11 @@
 //! `ferret static`: static analysis of files, with YARA when compiled in.
 
 use std::io::{self, IsTerminal, Write};
+use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Mutex, PoisonError, mpsc};
+use std::thread;
 
 use anyhow::Context as _;
 use clap::Args as ClapArgs;
@@ -69,9 +72,15 @@ pub const SCHEMA_VERSION: &str = "1.0";
 const SPARE_MAX: usize = 64 << 20;
 /// File bytes a group holds at most (a larger file goes alone): enough files
 /// that MD5 keeps its 16 lanes busy, little enough memory.
-const GROUP_BYTES: u64 = 256 << 20;
+const GROUP_BYTES: u64 = 128 << 20;
 /// Files in a group at most, which bounds the reports held before output.
-const GROUP_FILES: usize = 256;
+const GROUP_FILES: usize = 128;
+/// File bytes of the groups started but not yet written, at most: two full
+/// groups, so that the next one runs beside the tail of the current one.
+const IN_FLIGHT_BYTES: u64 = 2 * GROUP_BYTES;
+
+/// Each file's output, or why it could not be analysed, in a group's order.
+type GroupResults = Vec<Result<Vec<u8>, FileError>>;
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.min_len == 0 {
@@ -118,7 +127,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         out.write_all(b",\"files\":[")?;
     }
     let style = render::Style::new(color);
-    let mut first = true;
     // Files go in groups, in command-line order, so that output keeps that
     // order while memory stays bounded, and so that MD5 can hash a whole
     // group at once (several streams side by side are much faster than one).
@@ -126,44 +134,94 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|p| std::fs::metadata(p).map_or(0, |m| m.len().min(options.max_file_size)))
         .collect();
-    let mut buffers = Vec::new();
+    let mut groups = Vec::new();
     let mut start = 0;
     while start < files.len() {
         let end = group_end(&sizes, start);
-        let (Some(group), Some(group_sizes)) = (files.get(start..end), sizes.get(start..end))
-        else {
-            break;
-        };
-        let results = pool.install(|| {
-            analyse_group(
-                group,
-                group_sizes,
-                &mut buffers,
-                &Work {
-                    options: &options,
-                    yara: &yara,
-                    json: args.json,
-                    style,
-                },
-            )
-        });
+        groups.push(start..end);
         start = end;
-        for r in results {
-            match r {
-                Ok(bytes) => {
-                    if args.json && !first {
-                        out.write_all(b",")?;
-                    }
-                    first = false;
-                    out.write_all(&bytes)?;
+    }
+    let work = Work {
+        options: &options,
+        yara: &yara,
+        json: args.json,
+        style,
+    };
+    let buffers = Mutex::new(Vec::new());
+    let (tx, rx) = mpsc::channel::<(usize, thread::Result<GroupResults>)>();
+    // Several groups are in flight at once, so that a core that would wait
+    // for the last large file of one group starts on the next, and this
+    // (non-worker) thread writes one group's output while workers analyse.
+    // Groups start in order while the file bytes of the groups not yet
+    // written stay within IN_FLIGHT_BYTES (one group always may start).
+    pool.in_place_scope(|scope| -> anyhow::Result<()> {
+        let mut ready: Vec<Option<GroupResults>> = groups.iter().map(|_| None).collect();
+        let group_bytes = |i: usize| -> u64 {
+            groups
+                .get(i)
+                .and_then(|g| sizes.get(g.clone()))
+                .map_or(0, |s| s.iter().sum())
+        };
+        let mut next = 0;
+        let mut in_flight = 0u64;
+        let mut first = true;
+        for written in 0..groups.len() {
+            while next < groups.len()
+                && (next == written || in_flight + group_bytes(next) <= IN_FLIGHT_BYTES)
+            {
+                in_flight += group_bytes(next);
+                // Groups are ranges of `files` (and `sizes`), so both are
+                // found; an empty group would still be sent, never awaited
+                // in vain.
+                let paths = groups.get(next).and_then(|g| files.get(g.clone()));
+                let group_sizes = groups.get(next).and_then(|g| sizes.get(g.clone()));
+                let (paths, group_sizes) =
+                    (paths.unwrap_or_default(), group_sizes.unwrap_or_default());
+                let (tx, buffers, work, index) = (tx.clone(), &buffers, &work, next);
+                scope.spawn(move |_| {
+                    // A panic goes to the writer, which would otherwise wait
+                    // for this group forever.
+                    let results = panic::catch_unwind(AssertUnwindSafe(|| {
+                        analyse_group(paths, group_sizes, buffers, work)
+                    }));
+                    // The writer has stopped (on a write error) if this fails.
+                    let _ = tx.send((index, results));
+                });
+                next += 1;
+            }
+            let results = loop {
+                if let Some(results) = ready.get_mut(written).and_then(Option::take) {
+                    break results;
                 }
-                Err(e) => {
-                    eprintln!("ferret: {}: {}", e.path, e.error);
-                    errors.push(e);
+                let (index, results) = rx.recv().context("a worker thread stopped")?;
+                match results {
+                    Ok(results) => {
+                        if let Some(slot) = ready.get_mut(index) {
+                            *slot = Some(results);
+                        }
+                    }
+                    Err(payload) => panic::resume_unwind(payload),
+                }
+            };
+            for r in results {
+                match r {
+                    Ok(bytes) => {
+                        if args.json && !first {
+                            out.write_all(b",")?;
+                        }
+                        first = false;
+                        out.write_all(&bytes)?;
+                    }
+                    Err(e) => {
+                        eprintln!("ferret: {}: {}", e.path, e.error);
+                        errors.push(e);
+                    }
                 }
             }
+            in_flight -= group_bytes(written);
         }
-    }
+        Ok(())
+    })?;
     if args.json {
         out.write_all(b"],\"errors\":")?;
         serde_json::to_writer(&mut out, &errors)?;
@@ -207,20 +265,24 @@ fn group_end(sizes: &[u64], start: usize) -> usize {
 fn analyse_group(
     paths: &[PathBuf],
     sizes: &[u64],
-    buffers: &mut Vec<Vec<u8>>,
+    buffers: &Mutex<Vec<Vec<u8>>>,
     work: &Work<'_>,
-) -> Vec<Result<Vec<u8>, FileError>> {
+) -> GroupResults {
     // Reused buffers go to the largest files, which gain most from memory
     // that is already mapped.
     let mut spares: Vec<Vec<u8>> = paths.iter().map(|_| Vec::new()).collect();
     let mut by_size: Vec<usize> = (0..paths.len()).collect();
     by_size.sort_by_key(|&i| std::cmp::Reverse(sizes.get(i).copied().unwrap_or(0)));
-    buffers.sort_by_key(Vec::capacity);
-    for i in by_size {
-        let (Some(slot), Some(buf)) = (spares.get_mut(i), buffers.pop()) else {
-            break;
-        };
-        *slot = buf;
+    {
+        // A panic elsewhere cannot leave the list of buffers inconsistent.
+        let mut buffers = buffers.lock().unwrap_or_else(PoisonError::into_inner);
+        buffers.sort_by_key(Vec::capacity);
+        for i in by_size {
+            let (Some(slot), Some(buf)) = (spares.get_mut(i), buffers.pop()) else {
+                break;
+            };
+            *slot = buf;
+        }
     }
     let inputs: Vec<Result<ferret_static::Input, FileError>> = paths
         .par_iter()
@@ -265,6 +327,7 @@ fn analyse_group(
         })
         .collect();
     // Keep read buffers for the next group, up to the size of a group.
+    let mut buffers = buffers.lock().unwrap_or_else(PoisonError::into_inner);
     let mut kept: usize = buffers.iter().map(Vec::capacity).sum();
     for input in inputs.into_iter().flatten() {
         let capacity = input.data.capacity();
