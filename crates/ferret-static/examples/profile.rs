@@ -3,31 +3,15 @@
 //! (or a list of paths on stdin with no arguments).
 
 use std::hint::black_box;
-use std::io::BufRead as _;
 use std::time::Duration;
 
 use ferret_static::Options;
 
-/// CPU time of this thread (Linux schedstat), steadier than wall time on a busy machine.
-fn cpu() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .map(Duration::from_nanos)
-        .unwrap_or_default()
-}
+mod common;
+use common::{cpu, read_files};
 
 fn main() {
-    let mut paths: Vec<String> = std::env::args().skip(1).collect();
-    if paths.is_empty() {
-        paths = std::io::stdin()
-            .lock()
-            .lines()
-            .map_while(Result::ok)
-            .collect();
-    }
-    let files: Vec<Vec<u8>> = paths.iter().filter_map(|p| std::fs::read(p).ok()).collect();
-    let bytes: usize = files.iter().map(Vec::len).sum();
+    let (files, bytes) = read_files();
     let options = Options::default();
     let string_options = ferret_strings::StringOptions {
         min_len: options.min_string_len,
