@@ -621,8 +621,7 @@ impl AnchorTable {
     }
 }
 
+/// Whether variable `v` is marked in `present` (the same bit layout as the bitmaps).
 fn is_set(present: &[u64], v: u32) -> bool {
-    present
-        .get((v >> 6) as usize)
-        .is_some_and(|w| (w >> (v & 63)) & 1 != 0)
+    bit_set(present, v as usize)
 }
