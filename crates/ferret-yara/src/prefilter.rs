@@ -141,7 +141,7 @@ pub(crate) struct Prefilter {
     vars: usize,
 }
 
-/// Per-scanner scratch: which pattern variables were seen.
+/// Scratch of [`Prefilter::may_match`] (tests): which pattern variables were seen.
 #[cfg(test)]
 #[derive(Debug, Default)]
 pub(crate) struct PrefilterState {
