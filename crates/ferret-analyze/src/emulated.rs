@@ -3,8 +3,10 @@
 //!
 //! # What comes from where
 //!
-//! * **Guest system calls** come from QEMU's syscall log (`-d strace` into a FIFO,
-//!   [`ferret_emu::StraceLog`]): guest names (`_newselect`, `fstat64`...), arguments as
+//! * **Guest system calls** come from QEMU's syscall log (`-d strace` into one FIFO
+//!   per process, [`ferret_emu::StraceLog`]; the tracer's sink creates each new
+//!   process's FIFO and moves a forked QEMU's inherited log descriptor to it before
+//!   the child runs, so concurrent processes never share a log): guest names (`_newselect`, `fstat64`...), arguments as
 //!   the guest passed them, return values, guest pids (QEMU runs inside the sandbox's
 //!   pid namespace, so they are sandbox pids). The host tracer sees only what QEMU does
 //!   on the guest's behalf, interleaved with QEMU's own work (`mmap` of its code cache,
@@ -40,7 +42,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::Path;
 
-use ferret_emu::{Arch, Plan, Runner, StraceLog, StraceParser};
+use ferret_emu::{Arch, Plan, Runner, StraceLog, Stream};
 use ferret_event::{Event, Value};
 use ferret_sandbox::{SandboxConfig, SpawnSpec};
 use ferret_trace::{Arch as TraceArch, SyscallSet};
@@ -99,6 +101,19 @@ impl Emulation {
         self.plan.spawn_spec(sample, args)
     }
 
+    /// A handle for the tracer's sink, which gives every new process its own FIFO.
+    pub(crate) fn log_handle(&self) -> ferret_emu::LogHandle {
+        self.log.handle()
+    }
+
+    /// Creates the log FIFO of sandbox pid `pid` (the sample's, before release).
+    pub(crate) fn add_process(&self, pid: i32) -> Result<(), String> {
+        self.log
+            .add_process(pid)
+            .map(drop)
+            .map_err(|e| format!("guest syscall log: {e}"))
+    }
+
     /// Ends the log (call after the sandbox's teardown), keeps the raw log as
     /// `out_dir/`[`RAW_LOG`] (at most [`RAW_LOG_CAP`] bytes), parses it and merges it with
     /// the host events (in arrival order) of the run. Problems go to `errors`.
@@ -109,22 +124,19 @@ impl Emulation {
         out_dir: &Path,
         errors: &mut Vec<String>,
     ) -> Vec<Event> {
-        let chunks = match self.log.finish() {
-            Ok(c) => c,
+        let streams = match self.log.finish() {
+            Ok(s) => s,
             Err(e) => {
                 errors.push(format!("guest syscall log: {e}"));
                 Vec::new()
             }
         };
-        if let Err(e) = write_raw(&out_dir.join(RAW_LOG), &chunks) {
+        if let Err(e) = write_raw(&out_dir.join(RAW_LOG), &streams) {
             errors.push(format!("writing {RAW_LOG}: {e}"));
         }
-        let mut parser = StraceParser::new();
-        for (ts, bytes) in &chunks {
-            parser.feed(*ts, bytes);
-        }
-        drop(chunks);
-        let parsed = parser.finish();
+        // The tracer gave every forked process its own FIFO.
+        let parsed = ferret_emu::parse_streams(&streams, true);
+        drop(streams);
         if parsed.anomaly_count > 0 {
             errors.push(format!(
                 "guest syscall log: {} pieces not parsed or attributed (first: {})",
@@ -198,15 +210,26 @@ pub(crate) const RAW_LOG: &str = "guest-syscalls.log";
 /// Bytes of the raw log kept at most.
 pub(crate) const RAW_LOG_CAP: usize = 64 << 20;
 
-fn write_raw(path: &Path, chunks: &[(u64, Vec<u8>)]) -> std::io::Result<()> {
+/// Writes the processes' logs one after the other (each line starts with its pid),
+/// at most [`RAW_LOG_CAP`] bytes in all.
+fn write_raw(path: &Path, streams: &[Stream]) -> std::io::Result<()> {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
     let mut left = RAW_LOG_CAP;
-    for (_, bytes) in chunks {
-        let take = bytes.len().min(left);
-        out.write_all(bytes.get(..take).unwrap_or(&[]))?;
-        left -= take;
-        if left == 0 {
-            break;
+    for s in streams {
+        // A log cut off mid-line (a process killed in a call) ends its line here.
+        let last = s.chunks.iter().rev().find_map(|(_, b)| b.last().copied());
+        let end: &[u8] = if matches!(last, Some(b) if b != b'\n') {
+            b"\n"
+        } else {
+            b""
+        };
+        for bytes in s.chunks.iter().map(|(_, b)| b.as_slice()).chain([end]) {
+            let take = bytes.len().min(left);
+            out.write_all(bytes.get(..take).unwrap_or(&[]))?;
+            left -= take;
+            if left == 0 {
+                return out.flush();
+            }
         }
     }
     out.flush()

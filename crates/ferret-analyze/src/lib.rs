@@ -40,6 +40,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use ferret_emu::LogHandle;
 use ferret_event::{Event, Value};
 use ferret_report::YaraResult;
 use ferret_rules::{BUNDLED_RULES, Engine, RuleSet};
@@ -49,7 +50,7 @@ use ferret_sandbox::{
 };
 use ferret_static::Kind;
 use ferret_trace::{
-    PtraceTracer, Sink, SyscallSet, TraceEvent, TraceOptions, Tracer, ptrace_filter,
+    PtraceTracer, Redirect, Sink, SyscallSet, TraceEvent, TraceOptions, Tracer, ptrace_filter,
 };
 use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
@@ -396,6 +397,10 @@ struct MapSink {
     deferred: Vec<TraceEvent>,
     /// Parent host tid → host pid of a child whose fork event could not be mapped.
     pending_fork: FxHashMap<i32, i32>,
+    /// Emulated runs: the guest syscall log, which gets a FIFO for every process.
+    guest_log: Option<LogHandle>,
+    /// Problems giving processes their own log.
+    log_errors: Vec<String>,
 }
 
 impl Drop for MapSink {
@@ -482,6 +487,12 @@ impl MapSink {
     /// pids are reused: a new task with the same host pid is looked up afresh; the
     /// shared entry stays for denied calls merged after the exit).
     fn push(&mut self, ev: TraceEvent, host_tid_gone: Option<i32>) {
+        // A process is gone: its log FIFO is read to its end and its name freed.
+        if let (Some(log), TraceEvent::Exit { pid, tid, .. }) = (&self.guest_log, &ev)
+            && pid == tid
+        {
+            log.retire(*pid);
+        }
         if self.batch.is_empty() {
             self.batch_started = Instant::now();
         }
@@ -559,6 +570,38 @@ impl Sink for MapSink {
         }
         if learned {
             self.release_deferred(false);
+        }
+    }
+
+    /// Every new process gets its own guest-log FIFO (before it runs, so that a
+    /// program it executes under QEMU logs there), and a forked QEMU's inherited log
+    /// descriptor is moved to it: the pieces of concurrent processes never share a
+    /// stream.
+    fn new_process(&mut self, pid: i32) -> Option<Redirect> {
+        let log = self.guest_log.clone()?;
+        let Some(ns) = self.try_map(pid) else {
+            self.log_errors.push(format!(
+                "no sandbox pid for host process {pid}: no log of its own"
+            ));
+            return None;
+        };
+        let path = match log.add_process(ns) {
+            Ok(p) => p,
+            Err(e) => {
+                self.log_errors.push(format!("process {ns}: {e}"));
+                return None;
+            }
+        };
+        let fd = log.log_fd_of(pid)?;
+        let path = std::ffi::CString::new(path.into_os_string().into_encoded_bytes()).ok()?;
+        Some(Redirect { fd, path })
+    }
+
+    fn redirected(&mut self, pid: i32, result: std::result::Result<(), String>) {
+        if let Err(e) = result {
+            let who = self.cache.get(&pid).copied().unwrap_or(pid);
+            self.log_errors
+                .push(format!("process {who} keeps its parent's log: {e}"));
         }
     }
 }
@@ -661,6 +704,8 @@ struct TraceRun {
     summary: Option<ferret_trace::RunSummary>,
     error: Option<String>,
     unmapped: u64,
+    /// Problems giving processes their own guest-log FIFO.
+    log_errors: Vec<String>,
 }
 
 /// Runs the whole analysis of `sample`. See the crate docs.
@@ -787,6 +832,20 @@ pub fn analyze(
             }
             return Err(Error::Network(msg));
         }
+    }
+    // The sample's QEMU opens its log FIFO first thing: it must exist before release.
+    let root_log = emu
+        .as_ref()
+        .map_or(Ok(()), |e| e.add_process(spawned.ns_pid()));
+    if let Err(e) = root_log {
+        drop(spawned);
+        let _ = sandbox.teardown();
+        let mut msg = e;
+        for d in net.finish().errors {
+            msg.push_str("; ");
+            msg.push_str(&d);
+        }
+        return Err(Error::Sandbox(msg));
     }
     // A dynamically linked i386 sample needs the i386 loader where its ELF names it.
     if let Some(p) = &plan
@@ -919,6 +978,8 @@ fn run_detonation(ctx: DetonationCtx<'_>) -> Result<Analysis> {
         batch_started: Instant::now(),
         deferred: Vec::new(),
         pending_fork: FxHashMap::default(),
+        guest_log: emu.as_ref().map(emulated::Emulation::log_handle),
+        log_errors: Vec::new(),
     };
     let tracer = std::thread::Builder::new()
         .name("ferret-tracer".into())
@@ -938,6 +999,7 @@ fn run_detonation(ctx: DetonationCtx<'_>) -> Result<Analysis> {
                         summary: None,
                         error: Some(e.to_string()),
                         unmapped: 0,
+                        log_errors: Vec::new(),
                     };
                 }
             };
@@ -947,6 +1009,7 @@ fn run_detonation(ctx: DetonationCtx<'_>) -> Result<Analysis> {
                     summary: None,
                     error: Some(e.to_string()),
                     unmapped: 0,
+                    log_errors: Vec::new(),
                 };
             }
             let released = Instant::now();
@@ -961,6 +1024,7 @@ fn run_detonation(ctx: DetonationCtx<'_>) -> Result<Analysis> {
                 summary: None,
                 error: None,
                 unmapped: sink.unmapped,
+                log_errors: std::mem::take(&mut sink.log_errors),
             };
             match res {
                 Ok(s) => run.summary = Some(s),
@@ -1055,7 +1119,11 @@ fn run_detonation(ctx: DetonationCtx<'_>) -> Result<Analysis> {
         summary: None,
         error: Some("the tracer thread panicked".into()),
         unmapped: 0,
+        log_errors: Vec::new(),
     });
+    for e in &trace_run.log_errors {
+        errors.push(format!("guest syscall log: {e}"));
+    }
     send_denied(&outcome.denied_syscalls, denied_sent);
     drop(tx);
     let (mut collector, held) = processor

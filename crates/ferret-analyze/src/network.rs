@@ -1,4 +1,4 @@
-//! The fake internet of an analysis ([`Network::Fake`](crate::Network::Fake)).
+//! The fake internet of an analysis ([`crate::Network::Fake`]).
 //!
 //! Per task, a [`ferret_fakenet::FakeNet`] is created while the sandbox is being built
 //! (on its own thread, so its setup overlaps the sandbox's), its veth end is moved into

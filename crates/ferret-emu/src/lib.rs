@@ -14,8 +14,9 @@
 //!   directory of the syscall-log FIFO.
 //! * [`Plan::spawn_spec`]: the [`ferret_sandbox::SpawnSpec`] that runs QEMU on the
 //!   sample.
-//! * [`StraceLog`]: host end of the log FIFO; [`StraceLog::finish_events`] parses it
-//!   with [`StraceParser`] into events with guest syscall names, QEMU-decoded
+//! * [`StraceLog`]: the host ends of the log FIFOs, one per guest process;
+//!   [`StraceLog::finish_events`] parses them ([`AttributedParser`], one
+//!   [`StraceParser`] per process) into events with guest syscall names, QEMU-decoded
 //!   arguments, return values (negative errno), and guest pids (sandbox pids).
 //! * [`enrich`]: fills in socket addresses QEMU 7.2 prints as pointers from a narrow
 //!   host-side trace (ferret-trace) of the emulator processes.
@@ -27,18 +28,28 @@
 //! `ferret-analyze` (module `emulated`) wires this into `ferret analyze`: which events
 //! come from the log and which from the ptrace tracer is documented there.
 //!
-//! # Why `-d strace -D <fifo>`
+//! # Why `-d strace -D` into one FIFO per process
 //!
 //! `-strace` writes to the sample's own stderr: the guest's output would interleave
 //! with the log and a guest could forge log lines by printing them. `-d strace -D FILE`
 //! keeps the log apart; a regular file is no good either, because every QEMU opens
 //! it with truncation — an `execve` restarts QEMU in the same pid and would erase the
-//! log of everything before. A FIFO ignores truncation, gathers every process of the
-//! task (forks share it, execs and binfmt_misc-started QEMUs reopen it through
-//! `QEMU_LOG_FILENAME`), streams to the host live, and lives in a read-only bind
-//! mount, so the sample cannot replace it. QEMU runs in the guest's process, so a
-//! guest that attacks its emulator could still write to the descriptor: the log
-//! describes a cooperative or unaware guest, like any in-process monitor.
+//! log of everything before. A FIFO ignores truncation, streams to the host live, and
+//! lives in a read-only bind mount, so the sample cannot replace it.
+//!
+//! One FIFO for the whole task is not enough: QEMU writes each call in several
+//! pieces (pid and name, each argument, the return), each its own `write`, and the
+//! pieces of concurrent processes interleave mid-call in a shared stream, where no
+//! parser can always tell whose piece is whose. So `-D` names
+//! [`LOG_TEMPLATE`] (`strace.%d`, QEMU puts its pid there): every program image opens
+//! its own process's FIFO, which [`StraceLog::add_process`] creates before that
+//! process runs. A forked QEMU keeps its parent's descriptor; ferret's tracer reopens
+//! it on the child's FIFO at the child's first stop (`ferret_trace::Redirect`, with
+//! [`LogHandle::log_fd_of`]). Threads of a process share its log (QEMU prints their
+//! calls with the process's pid); [`StraceParser`] attributes their pieces. QEMU runs
+//! in the guest's process, so a guest that attacks its emulator could still write to
+//! the descriptor: the log describes a cooperative or unaware guest, like any
+//! in-process monitor.
 //!
 //! The environment carries `QEMU_LOG=strace` and `QEMU_LOG_FILENAME` so that QEMUs
 //! started by binfmt_misc log too; QEMU passes its environment to the guest, so the
@@ -52,6 +63,7 @@
 
 mod arch;
 mod enrich;
+mod log;
 mod runner;
 mod strace;
 
@@ -59,10 +71,9 @@ use std::fmt;
 
 pub use arch::{Arch, Detected, detect};
 pub use enrich::enrich;
-pub use runner::{
-    Chunks, LOG_DIR, LOG_FIFO, Plan, Runner, SYSROOT_BASE, StraceLog, sandbox_binfmt_supported,
-};
-pub use strace::{Parsed, StraceParser};
+pub use log::{Chunks, LogHandle, StraceLog, Stream, parse_streams};
+pub use runner::{LOG_DIR, LOG_TEMPLATE, Plan, Runner, SYSROOT_BASE, sandbox_binfmt_supported};
+pub use strace::{AttributedParser, Parsed, StraceParser};
 
 /// Errors of this crate.
 #[derive(Debug)]

@@ -1,28 +1,21 @@
 //! How a sample is started in the sandbox: natively, or under `qemu-<arch>-static`
 //! with the syscall log written to a FIFO the host reads.
 
-use std::ffi::{CString, OsString};
+use std::ffi::OsString;
 use std::fs;
-use std::io::{self, Read};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread::JoinHandle;
-use std::time::SystemTime;
 
 use ferret_sandbox::{SandboxConfig, SpawnSpec};
 
 use crate::arch::{Arch, detect};
-use crate::{Error, StraceParser};
+use crate::{Error, StraceLog};
 
-/// Sandbox path of the directory holding the syscall-log FIFO (a read-only bind of a
+/// Sandbox path of the directory holding the syscall-log FIFOs (a read-only bind of a
 /// host directory; a FIFO on a read-only mount can still be written).
 pub const LOG_DIR: &str = "/run/qemu";
-/// Sandbox path of the syscall-log FIFO every QEMU process of the task writes to.
-pub const LOG_FIFO: &str = "/run/qemu/strace";
+/// QEMU's log file: `%d` is the QEMU process's pid, so every process has its own
+/// FIFO (see [`StraceLog`]).
+pub const LOG_TEMPLATE: &str = "/run/qemu/strace.%d";
 /// Sandbox directory QEMU searches first for a guest's files (its built-in
 /// `interp_prefix` in Debian's build, `/etc/qemu-binfmt/<qemu-arch>`): each
 /// architecture's cross C library is bind-mounted there, so a dynamically linked
@@ -122,7 +115,7 @@ impl Plan {
     /// is added: the sample itself is still emulated, a foreign program it starts
     /// fails with `ENOEXEC`.
     pub fn configure(&self, cfg: SandboxConfig, log: &StraceLog) -> SandboxConfig {
-        let mut cfg = cfg.ro_bind(&log.host_dir, LOG_DIR);
+        let mut cfg = cfg.ro_bind(log.host_dir(), LOG_DIR);
         let mut seen: Vec<&str> = Vec::new();
         // The sample's architecture first: it owns its QEMU name's sysroot.
         let order = std::iter::once(self.arch).chain(Arch::all().filter(|a| *a != self.arch));
@@ -151,16 +144,16 @@ impl Plan {
 
     /// The spawn request running `sample` (a path inside the sandbox) with `args`.
     /// Under QEMU, argv\[0\] stays the sample's path (`-0`), the syscall log goes to
-    /// [`LOG_FIFO`] (`-d strace -D`, not the sample's stderr) and the environment
+    /// [`LOG_TEMPLATE`] (`-d strace -D`, not the sample's stderr) and the environment
     /// carries `QEMU_LOG=strace` and `QEMU_LOG_FILENAME` so that QEMUs started by
-    /// binfmt_misc for foreign children log to the same FIFO.
+    /// binfmt_misc for foreign children log too, each to its own process's FIFO.
     pub fn spawn_spec(&self, sample: &Path, args: &[OsString]) -> SpawnSpec {
         let mut argv: Vec<OsString> = vec![sample.as_os_str().to_owned()];
         argv.extend(args.iter().cloned());
         let mut spec = SpawnSpec::new(argv.clone());
         spec.env.push(OsString::from("QEMU_LOG=strace"));
         spec.env
-            .push(OsString::from(format!("QEMU_LOG_FILENAME={LOG_FIFO}")));
+            .push(OsString::from(format!("QEMU_LOG_FILENAME={LOG_TEMPLATE}")));
         if let Runner::Qemu { binary } = &self.runner {
             let mut q: Vec<OsString> = vec![binary.as_os_str().to_owned()];
             if let Some(q_name) = self.arch.qemu_name() {
@@ -168,7 +161,7 @@ impl Plan {
                 q.push(Path::new(SYSROOT_BASE).join(q_name).into_os_string());
             }
             q.extend(
-                ["-d", "strace", "-D", LOG_FIFO, "-0"]
+                ["-d", "strace", "-D", LOG_TEMPLATE, "-0"]
                     .into_iter()
                     .map(OsString::from),
             );
@@ -252,182 +245,4 @@ pub fn sandbox_binfmt_supported() -> bool {
     let major = parts.next().unwrap_or(0);
     let minor = parts.next().unwrap_or(0);
     (major, minor) >= (6, 7)
-}
-
-static LOG_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Raw log pieces: (receive time in ns since the epoch, bytes).
-pub type Chunks = Vec<(u64, Vec<u8>)>;
-
-/// The host side of the syscall log: a FIFO in a private host directory (bound
-/// read-only into the sandbox at [`LOG_DIR`]) and a thread that drains it.
-///
-/// The host holds both ends open from creation, so QEMU never blocks opening it and
-/// never sees `EPIPE`, and the reader never sees a premature end of file. Every QEMU
-/// process of the task writes to it; each of QEMU's log writes is one `write` below
-/// `PIPE_BUF` in practice, so pieces from different processes never tear each other
-/// (see [`StraceParser`] for how they interleave).
-#[derive(Debug)]
-pub struct StraceLog {
-    host_dir: PathBuf,
-    stop: Arc<AtomicBool>,
-    writer: Option<OwnedFd>,
-    reader: Option<JoinHandle<io::Result<Chunks>>>,
-}
-
-fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-}
-
-impl StraceLog {
-    /// Creates the FIFO under `work_root` (the sandbox's work root: it is searchable by
-    /// the sandbox's unprivileged root) and starts draining it.
-    pub fn create(work_root: &Path) -> Result<StraceLog, Error> {
-        let n = LOG_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let host_dir = work_root.join(format!("emu-log-{}-{n}", std::process::id()));
-        let ctx =
-            |what: &str, e: io::Error| Error::Io(format!("{what} {}: {e}", host_dir.display()));
-        fs::create_dir(&host_dir).map_err(|e| ctx("creating", e))?;
-        let mut log = StraceLog {
-            host_dir,
-            stop: Arc::new(AtomicBool::new(false)),
-            writer: None,
-            reader: None,
-        };
-        fs::set_permissions(&log.host_dir, fs::Permissions::from_mode(0o755))
-            .map_err(|e| Error::Io(format!("chmod {}: {e}", log.host_dir.display())))?;
-        let fifo = log.host_dir.join("strace");
-        let c = CString::new(fifo.as_os_str().as_bytes())
-            .map_err(|_| Error::Io(format!("{} contains a NUL byte", fifo.display())))?;
-        // SAFETY: mkfifo with a valid NUL-terminated path.
-        if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
-            return Err(Error::Io(format!(
-                "mkfifo {}: {}",
-                fifo.display(),
-                io::Error::last_os_error()
-            )));
-        }
-        // The sandbox's root is another host uid: it needs write permission.
-        fs::set_permissions(&fifo, fs::Permissions::from_mode(0o622))
-            .map_err(|e| Error::Io(format!("chmod {}: {e}", fifo.display())))?;
-        let open = |flags: libc::c_int| -> Result<OwnedFd, Error> {
-            // SAFETY: open with a valid NUL-terminated path; the result is checked.
-            let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) };
-            if fd < 0 {
-                return Err(Error::Io(format!(
-                    "opening {}: {}",
-                    fifo.display(),
-                    io::Error::last_os_error()
-                )));
-            }
-            // SAFETY: fd was just opened and is owned by nobody else.
-            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-        };
-        let reader_fd = open(libc::O_RDONLY | libc::O_NONBLOCK)?;
-        log.writer = Some(open(libc::O_WRONLY | libc::O_NONBLOCK)?);
-        let stop = Arc::clone(&log.stop);
-        log.reader = Some(
-            std::thread::Builder::new()
-                .name("emu-strace-log".into())
-                .spawn(move || drain(reader_fd, &stop))
-                .map_err(|e| Error::Io(format!("starting the log reader: {e}")))?,
-        );
-        Ok(log)
-    }
-
-    /// The host directory bound at [`LOG_DIR`].
-    pub fn host_dir(&self) -> &Path {
-        &self.host_dir
-    }
-
-    /// Stops reading (call it once every QEMU of the task has exited, e.g. after
-    /// `Sandbox::wait` or `Sandbox::stop`), returns the raw log as `(receive time in ns
-    /// since the epoch, bytes)` chunks, and removes the FIFO.
-    pub fn finish(mut self) -> Result<Chunks, Error> {
-        self.stop.store(true, Ordering::Release);
-        self.writer = None;
-        let chunks = match self.reader.take() {
-            Some(h) => h
-                .join()
-                .map_err(|_| Error::Io("the log reader thread panicked".into()))?
-                .map_err(|e| Error::Io(format!("reading the syscall log: {e}")))?,
-            None => Vec::new(),
-        };
-        self.remove()?;
-        Ok(chunks)
-    }
-
-    /// Stops reading and parses everything into events (see [`StraceParser`]).
-    pub fn finish_events(self) -> Result<crate::Parsed, Error> {
-        let chunks = self.finish()?;
-        let mut p = StraceParser::new();
-        for (ts, bytes) in &chunks {
-            p.feed(*ts, bytes);
-        }
-        Ok(p.finish())
-    }
-
-    fn remove(&mut self) -> Result<(), Error> {
-        if self.host_dir.exists() {
-            fs::remove_dir_all(&self.host_dir)
-                .map_err(|e| Error::Io(format!("removing {}: {e}", self.host_dir.display())))?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for StraceLog {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        self.writer = None;
-        if let Some(h) = self.reader.take() {
-            let _ = h.join();
-        }
-        let _ = self.remove();
-    }
-}
-
-/// Reads the FIFO until told to stop, then drains what is left.
-fn drain(fd: OwnedFd, stop: &AtomicBool) -> io::Result<Chunks> {
-    let mut file = fs::File::from(fd);
-    let mut chunks = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let stopping = stop.load(Ordering::Acquire);
-        match file.read(&mut buf) {
-            Ok(0) => {
-                if stopping {
-                    return Ok(chunks);
-                }
-                wait_readable(&file, 100);
-            }
-            Ok(n) => chunks.push((now_ns(), buf.get(..n).unwrap_or(&[]).to_vec())),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if stopping {
-                    return Ok(chunks);
-                }
-                wait_readable(&file, 100);
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-fn wait_readable(f: &fs::File, ms: i32) {
-    let mut p = libc::pollfd {
-        fd: f.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd for the duration of the call. With no writer left the
-    // FIFO polls as hung up at once, hence the sleep fallback below.
-    let r = unsafe { libc::poll(&mut p, 1, ms) };
-    if r > 0 && p.revents & libc::POLLIN == 0 {
-        std::thread::sleep(std::time::Duration::from_millis(
-            u64::try_from(ms).unwrap_or(100),
-        ));
-    }
 }

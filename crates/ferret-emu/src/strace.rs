@@ -2,8 +2,10 @@
 //!
 //! QEMU writes each syscall in separately flushed pieces: `"<pid> "`, `"name(args)"`
 //! before the call runs, then `" = "`, the value (or `-1 errno=N (text)`) and `"\n"`
-//! after it returns. Every QEMU process of a task writes to one FIFO, so pieces of
-//! concurrent processes interleave, e.g. after a fork:
+//! after it returns. Where several writers share one log — the threads of a process,
+//! or a forked child that was not given a log of its own (see [`crate::StraceLog`];
+//! [`AttributedParser`] parses one log per process) — their pieces interleave, e.g.
+//! after a fork:
 //!
 //! ```text
 //! 5781 clone(CLONE_CHILD_CLEARTID|...) =  = 5783
@@ -97,6 +99,9 @@ pub struct StraceParser {
     /// Lane that wrote the previous piece.
     last: Option<usize>,
     tick: u64,
+    /// The log is one writer's ([`AttributedParser`]): a fork's child prints its
+    /// `= 0` in its own log, so no lane waits for it here.
+    single_writer: bool,
 }
 
 const MAX_ANOMALIES: usize = 100;
@@ -288,7 +293,7 @@ impl StraceParser {
             };
         }
         self.touch(lane);
-        if fork_like {
+        if fork_like && !self.single_writer {
             self.lanes.push(Lane {
                 pid: None,
                 st: St::InCall(idx),
@@ -1095,6 +1100,123 @@ fn decode_call(num: u64, ts: u64, pid: i64, call: &str) -> Option<Event> {
     Some(ev)
 }
 
+/// Parser of a log whose writes are each attributed to the thread that wrote them,
+/// as the host tracer captures them (`ferret_trace::CaptureFile`).
+///
+/// Each writer's pieces form a log of their own, in order and uninterleaved, so the
+/// guessing of [`StraceParser`] is not needed: every writer gets its own parser. A
+/// forked process or new thread begins its log with the child's half of the
+/// `clone` line (` = 0`), which is dropped (the parent's log has the call and its
+/// return). An `execve` that succeeds continues in the same writer's log with the
+/// new image's calls. Events of all writers are merged by time (each writer's
+/// keeping its order) and numbered again.
+#[derive(Debug, Default)]
+pub struct AttributedParser {
+    writers: HashMap<u64, Writer>,
+    own_logs: bool,
+}
+
+#[derive(Debug)]
+struct Writer {
+    /// Order of first appearance (ties of equal times).
+    seq: usize,
+    parser: StraceParser,
+    /// Bytes before the writer's first call, while they may still be the child's
+    /// ` = 0` line.
+    head: Option<Vec<u8>>,
+}
+
+impl AttributedParser {
+    /// A new parser. `own_logs`: every forked process writes to its own log, so a
+    /// parent's log holds no piece of its children (true when a tracer redirected
+    /// each child's log descriptor); otherwise each log is parsed with the fork
+    /// handling of [`StraceParser`].
+    pub fn new(own_logs: bool) -> Self {
+        AttributedParser {
+            own_logs,
+            ..AttributedParser::default()
+        }
+    }
+
+    /// Adds one write of `writer` (any key naming one thread for the log's whole
+    /// life, e.g. a host tid with a generation) received at `ts`.
+    pub fn feed(&mut self, writer: u64, ts: u64, bytes: &[u8]) {
+        let seq = self.writers.len();
+        let own_logs = self.own_logs;
+        let w = self.writers.entry(writer).or_insert_with(|| Writer {
+            seq,
+            parser: StraceParser {
+                single_writer: own_logs,
+                ..StraceParser::default()
+            },
+            head: Some(Vec::new()),
+        });
+        let Some(head) = w.head.as_mut() else {
+            w.parser.feed(ts, bytes);
+            return;
+        };
+        head.extend_from_slice(bytes);
+        loop {
+            if head.starts_with(b" = ") {
+                // The child's half of its creating call: skip through its newline.
+                let Some(nl) = head.iter().position(|&b| b == b'\n') else {
+                    return;
+                };
+                head.drain(..=nl);
+            } else if !head.is_empty() && !b" = ".starts_with(head) {
+                let rest = std::mem::take(head);
+                w.head = None;
+                w.parser.feed(ts, &rest);
+                return;
+            } else {
+                return;
+            }
+        }
+    }
+
+    /// Parses what is left and merges the writers' events.
+    pub fn finish(self) -> Parsed {
+        let mut out = Parsed::default();
+        let mut tagged = Vec::new();
+        let mut writers: Vec<Writer> = self.writers.into_values().collect();
+        writers.sort_by_key(|w| w.seq);
+        for w in writers {
+            let mut p = w.parser;
+            if let Some(head) = w.head.filter(|h| !h.is_empty()) {
+                // A log that never got past a partial piece.
+                p.anomaly(format!(
+                    "unparsed log text {:?}",
+                    String::from_utf8_lossy(&head)
+                ));
+            }
+            let parsed = p.finish();
+            out.anomaly_count += parsed.anomaly_count;
+            for a in parsed.anomalies {
+                if out.anomalies.len() < MAX_ANOMALIES {
+                    out.anomalies.push(a);
+                }
+            }
+            tagged.extend(
+                parsed
+                    .events
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, ev)| (ev.ts, w.seq, i, ev)),
+            );
+        }
+        tagged.sort_by_key(|&(ts, seq, i, _)| (ts, seq, i));
+        out.events = tagged
+            .into_iter()
+            .enumerate()
+            .map(|(n, (_, _, _, mut ev))| {
+                ev.num = n as u64 + 1;
+                ev
+            })
+            .collect();
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1496,5 +1618,148 @@ mod tests {
         let out = parse("hello world\n");
         assert_eq!(out.anomaly_count, 1);
         assert!(out.anomalies[0].contains("hello world"));
+    }
+
+    /// Recorded from qemu-aarch64 7.2 (the dropper): the parent polls its child with
+    /// `clock_gettime`/`clock_nanosleep` while the child prints its `execve` in
+    /// pieces; in the shared FIFO both calls' arguments tear each other. With each
+    /// write attributed to its writer, every call is whole.
+    #[test]
+    fn attributed_writers_untangle_torn_calls() {
+        const A: u64 = 1; // parent, pid 2
+        const B: u64 = 2; // child, pid 4
+        let pieces: &[(u64, &str)] = &[
+            (A, "2 write(1,0x212a0,27)"),
+            (A, " = "),
+            (A, "27\n"),
+            (
+                A,
+                "2 clone(CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|0x11,child_stack=0x0000000000000000,parent_tidptr=0x0000000000000000,tls=0x0000000000000000,child_tidptr=0x000000550286fd90)",
+            ),
+            (B, " = "),
+            (B, "0\n"),
+            (A, " = "),
+            (A, "4\n"),
+            (A, "2 clock_gettime("),
+            (
+                B,
+                "4 set_robust_list(365114621344,24,0,0,365114621328,365114622976)",
+            ),
+            (B, " = "),
+            (B, "-1 errno=38 (Function not implemented)"),
+            (B, "\n"),
+            (A, "CLOCK_MONOTONIC,"),
+            (A, "0x0000005502821bd0"),
+            (A, ")"),
+            (B, "4 execve("),
+            (B, "\"/tmp/.x\","),
+            (B, "{"),
+            (A, " = "),
+            (A, "0 ({tv_sec = 32540,tv_nsec = 394995483})"),
+            (A, "\n"),
+            (A, "2 wait4(4,365114301388,1,0,1,1000000)"),
+            (A, " = "),
+            (A, "0\n"),
+            (A, "2 clock_nanosleep("),
+            (B, "\"/tmp/.x\","),
+            (B, "\"--ferret-child\","),
+            (B, "NULL})"),
+            (
+                A,
+                "CLOCK_REALTIME,0,{tv_sec = 0,tv_nsec = 20000000},{tv_sec = 0,tv_nsec = 20000000})",
+            ),
+            (B, "4 brk("),
+            (B, "NULL"),
+            (B, ")"),
+            (B, " = "),
+            (B, "0x0000005500021000"),
+            (B, "\n"),
+            (A, " = "),
+            (A, "0\n"),
+            (B, "4 exit_group(0)\n"),
+            (A, "2 wait4(4,365114301388,1,0,1,1000000)"),
+            (A, " = "),
+            (A, "4\n"),
+            (A, "2 exit_group(0)\n"),
+        ];
+        let mut ap = AttributedParser::new(true);
+        for (ts, (w, piece)) in pieces.iter().enumerate() {
+            ap.feed(*w, ts as u64 + 1, piece.as_bytes());
+        }
+        let p = ap.finish();
+        assert!(p.anomalies.is_empty(), "{:?}", p.anomalies);
+        let of = |pid: i64| -> Vec<(&str, Option<i64>)> {
+            p.events
+                .iter()
+                .filter(|e| e.pid == pid)
+                .map(|e| (&*e.ty, e.ret))
+                .collect()
+        };
+        assert_eq!(
+            of(2),
+            [
+                ("write", Some(27)),
+                ("clone", Some(4)),
+                ("clock_gettime", Some(0)),
+                ("wait4", Some(0)),
+                ("clock_nanosleep", Some(0)),
+                ("wait4", Some(4)),
+                ("exit_group", None),
+            ]
+        );
+        assert_eq!(
+            of(4),
+            [
+                ("set_robust_list", Some(-38)),
+                ("execve", Some(0)),
+                ("brk", Some(0x5500021000)),
+                ("exit_group", None),
+            ]
+        );
+        let exec = by(&p, 4, "execve");
+        assert_eq!(
+            exec.args.get("filename"),
+            Some(&Value::Path("/tmp/.x".into()))
+        );
+        assert_eq!(
+            exec.args.get("argv"),
+            Some(&Value::Strs(vec![
+                "/tmp/.x".into(),
+                "--ferret-child".into()
+            ]))
+        );
+        // Numbered in time order; the clone comes before anything of its child.
+        let nums: Vec<u64> = p.events.iter().map(|e| e.num).collect();
+        assert_eq!(nums, (1..=p.events.len() as u64).collect::<Vec<_>>());
+        let clone_at = p.events.iter().position(|e| e.ty == "clone");
+        let child_first = p.events.iter().position(|e| e.pid == 4);
+        assert!(clone_at < child_first);
+    }
+
+    /// A thread's log starts with its half of `clone`; a log cut off mid-call (the
+    /// process was killed) leaves an enter event; a partial first piece is reported.
+    #[test]
+    fn attributed_threads_and_cut_logs() {
+        let mut ap = AttributedParser::new(true);
+        ap.feed(1, 1, b"7 clone(CLONE_VM|CLONE_THREAD,child_stack=0x1000)");
+        ap.feed(2, 2, b" = ");
+        ap.feed(2, 3, b"0\n7 gettid()");
+        ap.feed(1, 4, b" = 8\n");
+        ap.feed(2, 5, b" = 8\n7 read(3,0x1000,10)");
+        ap.feed(1, 6, b"7 futex(0x2000,FUTEX_WAIT,8,NULL,NULL,0)");
+        ap.feed(3, 7, b" =");
+        let p = ap.finish();
+        let got: Vec<(&str, Option<i64>, Dir)> =
+            p.events.iter().map(|e| (&*e.ty, e.ret, e.dir)).collect();
+        assert_eq!(
+            got,
+            [
+                ("clone", Some(8), Dir::Exit),
+                ("gettid", Some(8), Dir::Exit),
+                ("read", None, Dir::Enter),
+                ("futex", None, Dir::Enter),
+            ]
+        );
+        assert_eq!(p.anomaly_count, 1, "{:?}", p.anomalies);
     }
 }

@@ -258,6 +258,16 @@ impl fmt::Display for TraceEvent {
 pub trait Sink {
     /// Called once per event, on the tracer's thread.
     fn event(&mut self, ev: TraceEvent);
+
+    /// A new process (not a thread; not the seized one) is at its first stop and
+    /// has run nothing yet: the sink may have one of its descriptors reopened
+    /// elsewhere ([`Redirect`](crate::Redirect), x86-64 processes only).
+    fn new_process(&mut self, _pid: i32) -> Option<crate::Redirect> {
+        None
+    }
+
+    /// How the redirect asked for by [`Self::new_process`] went.
+    fn redirected(&mut self, _pid: i32, _result: Result<(), String>) {}
 }
 
 impl Sink for Vec<TraceEvent> {

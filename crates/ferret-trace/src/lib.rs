@@ -29,6 +29,7 @@ mod event;
 /// Flag and constant rendering, shared with ferret's other syscall sources.
 use ferret_syscalls::flags;
 mod filter;
+mod inject;
 mod set;
 mod spawn;
 mod sys;
@@ -45,6 +46,7 @@ pub use ferret_event;
 pub use ferret_syscalls;
 pub use ferret_syscalls::flags::{Sym, SymKind, signal_text as signal_name};
 pub use filter::{evaluate as evaluate_filter, ptrace_filter};
+pub use inject::Redirect;
 pub use set::{Category, SyscallSet};
 pub use spawn::{Stopped, spawn_stopped};
 pub use tracer::{

@@ -308,7 +308,7 @@ pub fn unblock_wake_signal() {
 }
 
 /// `PTRACE_GETREGS` (x86-64 layout, also for 32-bit tracees).
-fn regs(pid: i32) -> io::Result<libc::user_regs_struct> {
+pub fn regs(pid: i32) -> io::Result<libc::user_regs_struct> {
     // SAFETY: user_regs_struct is plain integers; all-zero is valid.
     let mut r: libc::user_regs_struct = unsafe { std::mem::zeroed() };
     // SAFETY: GETREGS writes one user_regs_struct into `r`, owned by this frame.
@@ -321,6 +321,42 @@ fn regs(pid: i32) -> io::Result<libc::user_regs_struct> {
         )
     }?;
     Ok(r)
+}
+
+/// `PTRACE_SETREGS`.
+pub fn set_regs(pid: i32, r: &libc::user_regs_struct) -> io::Result<()> {
+    // SAFETY: SETREGS reads one user_regs_struct from `r`, borrowed for the call.
+    unsafe {
+        ptrace(
+            libc::PTRACE_SETREGS,
+            pid,
+            0,
+            r as *const libc::user_regs_struct as usize,
+        )
+    }
+    .map(drop)
+}
+
+/// Writes one word of tracee memory with `PTRACE_POKEDATA`.
+pub fn poke(pid: i32, addr: u64, word: u64) -> io::Result<()> {
+    // SAFETY: POKEDATA takes the word by value and writes only tracee memory.
+    unsafe { ptrace(libc::PTRACE_POKEDATA, pid, addr as usize, word as usize) }.map(drop)
+}
+
+/// Blocking `waitpid(tid, __WALL)`: the next state change of one tracee.
+pub fn wait_tid(tid: i32) -> io::Result<i32> {
+    loop {
+        let mut status = 0;
+        // SAFETY: status is a valid out-pointer for the duration of the call.
+        let r = unsafe { libc::waitpid(tid, &mut status, libc::__WALL) };
+        if r == tid {
+            return Ok(status);
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
 }
 
 /// Fallback for kernels without `PTRACE_GET_SYSCALL_INFO` (< 5.3): fills

@@ -4,6 +4,7 @@
 use crate::arch::Arch;
 use crate::decode::{Limits, Mem, decode_args, decode_exit};
 use crate::event::{ExitStatus, ForkKind, Sink, SyscallRecord, TraceEvent};
+use crate::inject::{self, InjectError};
 use crate::sys::{self, INFO_OP_EXIT, INFO_OP_SECCOMP, SyscallInfo, Wait};
 use crate::value::{ArgValue, Bytes, StrList};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -165,6 +166,8 @@ struct Task {
     pending: Option<SyscallRecord>,
     /// Its creation was reported by the parent's fork event (or it is the root).
     announced: bool,
+    /// Its first stop was seen (the root's is the seize).
+    started: bool,
 }
 
 /// ptrace + seccomp tracer for one process tree. Create it with
@@ -194,6 +197,20 @@ fn now_ns() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)
+}
+
+/// How a task ended, from a wait status (`None` if it did not).
+fn death_status(status: i32) -> Option<ExitStatus> {
+    if libc::WIFEXITED(status) {
+        Some(ExitStatus::Code(libc::WEXITSTATUS(status)))
+    } else if libc::WIFSIGNALED(status) {
+        Some(ExitStatus::Signal {
+            sig: libc::WTERMSIG(status),
+            core: libc::WCOREDUMP(status),
+        })
+    } else {
+        None
+    }
 }
 
 /// Thread group id of `tid` from /proc (used only when no event told us).
@@ -267,6 +284,7 @@ impl PtraceTracer {
                 tgid: Some(pid),
                 pending: None,
                 announced: true,
+                started: true,
             },
         );
         Ok(PtraceTracer {
@@ -475,6 +493,7 @@ impl PtraceTracer {
                         tgid: Some(child_tgid),
                         pending: None,
                         announced: true,
+                        started: false,
                     },
                 );
             }
@@ -614,9 +633,14 @@ impl PtraceTracer {
                     tgid: proc_tgid(tid),
                     pending: None,
                     announced: false,
+                    started: false,
                 },
             );
         }
+        let first = self
+            .tasks
+            .get_mut(&tid)
+            .is_some_and(|t| !std::mem::replace(&mut t.started, true));
         let sig = libc::WSTOPSIG(status);
         let event = (status >> 16) & 0xff;
         match (sig, event) {
@@ -629,10 +653,37 @@ impl PtraceTracer {
                 // us see the SIGCONT that ends it.
                 let _ = sys::listen(tid);
             }
+            (_, EV_STOP) if first => self.on_first_stop(tid, sink),
             (_, EV_STOP) => self.resume(tid, 0),
             (s, 0) => self.on_signal(tid, s, sink),
             _ => self.resume(tid, 0),
         }
+    }
+
+    /// A new task's first stop: a new process may get a descriptor redirected
+    /// ([`Sink::new_process`]) before it runs.
+    fn on_first_stop(&mut self, tid: i32, sink: &mut dyn Sink) {
+        let mut sig = 0;
+        if tid != self.root
+            && self.tgid_of(tid) == tid
+            && let Some(r) = sink.new_process(tid)
+        {
+            match inject::redirect(tid, &r) {
+                Ok(s) => {
+                    sig = s;
+                    sink.redirected(tid, Ok(()));
+                }
+                Err(InjectError::Failed(m)) => sink.redirected(tid, Err(m)),
+                Err(InjectError::Died(st)) => {
+                    sink.redirected(tid, Err("the process died".into()));
+                    if let Some(status) = death_status(st) {
+                        self.on_death(tid, status, sink);
+                    }
+                    return;
+                }
+            }
+        }
+        self.resume(tid, sig);
     }
 
     fn run_inner(&mut self, deadline: Instant, sink: &mut dyn Sink) -> Result<(), TraceError> {
@@ -651,13 +702,7 @@ impl PtraceTracer {
                 Wait::Status(tid, status) => {
                     if libc::WIFSTOPPED(status) {
                         self.on_stop(tid, status, sink);
-                    } else if libc::WIFEXITED(status) {
-                        self.on_death(tid, ExitStatus::Code(libc::WEXITSTATUS(status)), sink);
-                    } else if libc::WIFSIGNALED(status) {
-                        let st = ExitStatus::Signal {
-                            sig: libc::WTERMSIG(status),
-                            core: libc::WCOREDUMP(status),
-                        };
+                    } else if let Some(st) = death_status(status) {
                         self.on_death(tid, st, sink);
                     }
                 }

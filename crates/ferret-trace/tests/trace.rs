@@ -659,9 +659,11 @@ fn event_cap_is_reported() {
 
 #[test]
 fn deadline_returns() {
+    // Compiled first: the build is not part of what is timed.
+    let exe = s64();
     let start = Instant::now();
     let t = trace_with(
-        &[s64(), "sleep"],
+        &[exe, "sleep"],
         &SyscallSet::default(),
         TraceOptions::default(),
         Duration::from_millis(300),
@@ -958,4 +960,116 @@ fn hostile_arguments_are_bounded() {
         }
         other => panic!("argv: {other:?}"),
     }
+}
+
+/// Redirects the descriptor of a file (`dev`, `ino`) in every new process that
+/// has it to a file of its own.
+struct RedirectSink {
+    events: Vec<TraceEvent>,
+    target: (u64, u64),
+    dir: PathBuf,
+    done: Vec<(i32, Result<(), String>)>,
+}
+
+impl ferret_trace::Sink for RedirectSink {
+    fn event(&mut self, ev: TraceEvent) {
+        self.events.push(ev);
+    }
+    fn new_process(&mut self, pid: i32) -> Option<ferret_trace::Redirect> {
+        use std::os::unix::fs::MetadataExt;
+        let fd = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .ok()?
+            .flatten()
+            .find(|e| std::fs::metadata(e.path()).is_ok_and(|m| (m.dev(), m.ino()) == self.target))?
+            .file_name()
+            .to_str()?
+            .parse()
+            .ok()?;
+        let path = self.dir.join(format!("own-{pid}.log"));
+        std::fs::write(&path, b"").ok()?;
+        Some(ferret_trace::Redirect {
+            fd,
+            path: std::ffi::CString::new(path.to_str()?).ok()?,
+        })
+    }
+    fn redirected(&mut self, pid: i32, result: Result<(), String>) {
+        self.done.push((pid, result));
+    }
+}
+
+/// A forked child's inherited descriptor is reopened on a file of its own before
+/// the child runs: its writes (and its own child's) land there, the parent's stay
+/// in the shared file, and the child runs on unharmed.
+#[test]
+fn new_processes_get_their_own_descriptor() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = work_dir().join("redirect");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create dir");
+    let shared = dir.join("shared.log");
+    std::fs::write(&shared, b"").expect("create the shared file");
+    let meta = std::fs::metadata(&shared).expect("stat");
+    let script = format!(
+        r#"
+import os
+fd = os.open("{s}", os.O_WRONLY | os.O_APPEND)
+os.write(fd, b"parent-1\n")
+pid = os.fork()
+if pid == 0:
+    os.write(fd, b"child-1\n")
+    g = os.fork()
+    if g == 0:
+        os.write(fd, b"grandchild\n")
+        os._exit(0)
+    os.waitpid(g, 0)
+    os.write(fd, b"child-2\n")
+    os._exit(7)
+_, st = os.waitpid(pid, 0)
+os.write(fd, b"parent-2 %d\n" % os.waitstatus_to_exitcode(st))
+"#,
+        s = shared.display()
+    );
+    let filter = ptrace_filter(&SyscallSet::default());
+    let child = spawn_stopped(
+        &["/usr/bin/python3", "-c", &script],
+        &["PATH=/usr/bin:/bin"],
+        &filter,
+    )
+    .expect("spawn");
+    let root = child.pid;
+    let mut tracer = PtraceTracer::seize(root).expect("seize");
+    child.release().expect("release");
+    let mut sink = RedirectSink {
+        events: Vec::new(),
+        target: (meta.dev(), meta.ino()),
+        dir: dir.clone(),
+        done: Vec::new(),
+    };
+    let summary = tracer
+        .run(Instant::now() + Duration::from_secs(60), &mut sink)
+        .expect("run");
+    assert!(!summary.timed_out);
+    let read = |p: &Path| std::fs::read_to_string(p).expect("read");
+    assert_eq!(read(&shared), "parent-1\nparent-2 7\n");
+    // Only the child had the shared file: the grandchild inherits the child's own.
+    assert_eq!(sink.done.len(), 1, "{:?}", sink.done);
+    let (pid, result) = &sink.done[0];
+    assert_eq!(result, &Ok(()));
+    assert_ne!(*pid, root);
+    assert_eq!(
+        read(&dir.join(format!("own-{pid}.log"))),
+        "child-1\ngrandchild\nchild-2\n"
+    );
+    // The injected calls are not reported as the child's.
+    let opened: Vec<String> = sink
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            TraceEvent::Syscall(r) if r.pid == *pid && r.name == "openat" => {
+                Some(str_arg(r, "filename").into_owned())
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(!opened.iter().any(|p| p.contains("own-")), "{opened:?}");
 }
