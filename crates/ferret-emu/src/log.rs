@@ -248,8 +248,13 @@ impl LogHandle {
     }
 
     /// The descriptor of host process `host_pid` that refers to one of this log's
-    /// FIFOs (a forked QEMU's inherited log), if any.
+    /// FIFOs (a forked QEMU's inherited log), if any. `None` too for a process that
+    /// shares its descriptor table with its parent (`CLONE_FILES`): moving the
+    /// descriptor would move the parent's as well.
     pub fn log_fd_of(&self, host_pid: i32) -> Option<i32> {
+        if shares_fd_table_with_parent(host_pid) {
+            return None;
+        }
         let dir = fs::read_dir(format!("/proc/{host_pid}/fd")).ok()?;
         let ours: Vec<(u64, u64)> = self.state().ids.keys().copied().collect();
         dir.flatten().find_map(|e| {
@@ -286,6 +291,36 @@ impl LogHandle {
         }
         Ok(())
     }
+}
+
+/// Whether `pid` and its parent have one descriptor table.
+fn shares_fd_table_with_parent(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("PPid:"))
+                .and_then(|v| v.trim().parse::<i32>().ok())
+        })
+        .is_some_and(|ppid| same_fd_table(pid, ppid))
+}
+
+/// Whether two processes have one descriptor table (`kcmp(KCMP_FILES)`; false if
+/// the kernel cannot tell).
+fn same_fd_table(a: i32, b: i32) -> bool {
+    const KCMP_FILES: libc::c_long = 2;
+    // SAFETY: kcmp takes integers only and reads nothing from our memory.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_kcmp,
+            libc::c_long::from(a),
+            libc::c_long::from(b),
+            KCMP_FILES,
+            0 as libc::c_long,
+            0 as libc::c_long,
+        )
+    };
+    r == 0
 }
 
 /// Parses the streams of a log ([`StraceLog::finish_events`]).
@@ -386,4 +421,65 @@ fn wait_readable(open: &[Open], wake: &OwnedFd, ms: i32) {
             std::mem::size_of::<u64>(),
         )
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptor_tables_are_compared() {
+        let me = std::process::id() as i32;
+        assert!(same_fd_table(me, me));
+        // The test harness's parent has a table of its own.
+        assert!(!shares_fd_table_with_parent(me));
+    }
+
+    /// FIFOs are made per pid, read while they live, and a pid's FIFO is replaced
+    /// for a later process with the same pid.
+    #[test]
+    fn one_stream_per_process_fifo() {
+        use std::io::Write;
+        let root = std::env::temp_dir().join(format!("ferret-emu-log-{}", std::process::id()));
+        fs::create_dir_all(&root).unwrap();
+        let log = StraceLog::create(&root).unwrap();
+        assert_eq!(
+            log.add_process(7).unwrap(),
+            Path::new(LOG_DIR).join("strace.7")
+        );
+        log.add_process(9).unwrap();
+        let handle = log.handle();
+        let open = |pid: i32| {
+            fs::OpenOptions::new()
+                .write(true)
+                .open(log.host_dir().join(format!("strace.{pid}")))
+                .unwrap()
+        };
+        open(7).write_all(b"7 getpid() = 7\n").unwrap();
+        open(9).write_all(b"9 getpid() = 9\n").unwrap();
+        // Pid 7 ends; a new process 7 gets a new FIFO and stream.
+        handle.retire(7);
+        handle.add_process(7).unwrap();
+        open(7).write_all(b"7 gettid() = 7\n").unwrap();
+        let streams = log.finish().unwrap();
+        let text: Vec<(i32, String)> = streams
+            .iter()
+            .map(|s| {
+                let b: Vec<u8> = s.chunks.iter().flat_map(|(_, b)| b.clone()).collect();
+                (s.pid, String::from_utf8(b).unwrap())
+            })
+            .collect();
+        assert_eq!(
+            text,
+            [
+                (7, "7 getpid() = 7\n".to_owned()),
+                (9, "9 getpid() = 9\n".to_owned()),
+                (7, "7 gettid() = 7\n".to_owned()),
+            ]
+        );
+        let parsed = parse_streams(&streams, true);
+        assert_eq!(parsed.events.len(), 3);
+        assert!(parsed.anomalies.is_empty());
+        let _ = fs::remove_dir_all(&root);
+    }
 }
