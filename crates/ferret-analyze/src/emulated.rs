@@ -83,7 +83,7 @@ pub(crate) struct Emulation {
 }
 
 impl Emulation {
-    /// Creates the syscall-log FIFO under `work_root` (which must exist). `traced` is
+    /// Creates the syscall-log directory under `work_root` (which must exist). `traced` is
     /// the analysis's syscall set: QEMU logs every guest call, and the guest events
     /// kept are those a native run would trace (see [`GuestFilter`]).
     pub(crate) fn start(plan: Plan, work_root: &Path, traced: SyscallSet) -> Result<Self, String> {

@@ -1,5 +1,5 @@
 //! How a sample is started in the sandbox: natively, or under `qemu-<arch>-static`
-//! with the syscall log written to a FIFO the host reads.
+//! with the syscall log written to per-process FIFOs the host reads.
 
 use std::ffi::OsString;
 use std::fs;
