@@ -3,12 +3,13 @@
 //!
 //! # What comes from where
 //!
-//! * **Guest system calls** come from QEMU's syscall log (`-d strace` into one FIFO
-//!   per process, [`ferret_emu::StraceLog`]; the tracer's sink creates each new
-//!   process's FIFO and moves a forked QEMU's inherited log descriptor to it before
-//!   the child runs, so concurrent processes never share a log): guest names (`_newselect`, `fstat64`...), arguments as
-//!   the guest passed them, return values, guest pids (QEMU runs inside the sandbox's
-//!   pid namespace, so they are sandbox pids). The host tracer sees only what QEMU does
+//! * **Guest system calls** come from QEMU's syscall log (`-d strace,tid` into one
+//!   FIFO per thread, [`ferret_emu::StraceLog`]; the tracer's sink creates each new
+//!   process's and thread's FIFO and moves a forked QEMU's inherited log descriptor
+//!   to the child's before the child runs, so concurrent tasks never share a log):
+//!   guest names (`_newselect`, `fstat64`...), arguments as the guest passed them,
+//!   return values, guest pids and thread ids (QEMU runs inside the sandbox's pid
+//!   namespace, so they are sandbox ids). The host tracer sees only what QEMU does
 //!   on the guest's behalf, interleaved with QEMU's own work (`mmap` of its code cache,
 //!   `futex` of its threads, reads of `/proc/self/maps`...), so its system-call records of
 //!   emulated processes are dropped: every guest call is counted once, from the log.
@@ -109,7 +110,7 @@ impl Emulation {
     /// Creates the log FIFO of sandbox pid `pid` (the sample's, before release).
     pub(crate) fn add_process(&self, pid: i32) -> Result<(), String> {
         self.log
-            .add_process(pid)
+            .add_task(pid)
             .map(drop)
             .map_err(|e| format!("guest syscall log: {e}"))
     }

@@ -487,11 +487,9 @@ impl MapSink {
     /// pids are reused: a new task with the same host pid is looked up afresh; the
     /// shared entry stays for denied calls merged after the exit).
     fn push(&mut self, ev: TraceEvent, host_tid_gone: Option<i32>) {
-        // A process is gone: its log FIFO is read to its end and its name freed.
-        if let (Some(log), TraceEvent::Exit { pid, tid, .. }) = (&self.guest_log, &ev)
-            && pid == tid
-        {
-            log.retire(*pid);
+        // A thread is gone: its log FIFO is read to its end and its name freed.
+        if let (Some(log), TraceEvent::Exit { tid, .. }) = (&self.guest_log, &ev) {
+            log.retire(*tid);
         }
         if self.batch.is_empty() {
             self.batch_started = Instant::now();
@@ -585,7 +583,7 @@ impl Sink for MapSink {
             ));
             return None;
         };
-        let path = match log.add_process(ns) {
+        let path = match log.add_task(ns) {
             Ok(p) => p,
             Err(e) => {
                 self.log_errors.push(format!("process {ns}: {e}"));
@@ -595,6 +593,23 @@ impl Sink for MapSink {
         let fd = log.log_fd_of(pid)?;
         let path = std::ffi::CString::new(path.into_os_string().into_encoded_bytes()).ok()?;
         Some(Redirect { fd, path })
+    }
+
+    /// A new thread gets its own guest-log FIFO too (QEMU logs per thread).
+    fn new_thread(&mut self, tid: i32) {
+        let Some(log) = self.guest_log.clone() else {
+            return;
+        };
+        match self.try_map(tid) {
+            Some(ns) => {
+                if let Err(e) = log.add_task(ns) {
+                    self.log_errors.push(format!("thread {ns}: {e}"));
+                }
+            }
+            None => self.log_errors.push(format!(
+                "no sandbox id for host thread {tid}: no log of its own"
+            )),
+        }
     }
 
     fn redirected(&mut self, pid: i32, result: std::result::Result<(), String>) {

@@ -14,10 +14,11 @@
 //!   directory of the syscall-log FIFO.
 //! * [`Plan::spawn_spec`]: the [`ferret_sandbox::SpawnSpec`] that runs QEMU on the
 //!   sample.
-//! * [`StraceLog`]: the host ends of the log FIFOs, one per guest process;
+//! * [`StraceLog`]: the host ends of the log FIFOs, one per guest thread;
 //!   [`StraceLog::finish_events`] parses them ([`AttributedParser`], one
-//!   [`StraceParser`] per process) into events with guest syscall names, QEMU-decoded
-//!   arguments, return values (negative errno), and guest pids (sandbox pids).
+//!   [`StraceParser`] per log) into events with guest syscall names, QEMU-decoded
+//!   arguments, return values (negative errno), and guest pids and thread ids
+//!   (sandbox ids).
 //! * [`enrich`]: fills in socket addresses QEMU 7.2 prints as pointers from a narrow
 //!   host-side trace (ferret-trace) of the emulator processes.
 //! * [`Plan::mount_native_libs`]: a dynamically linked i386 sample runs natively, but
@@ -28,7 +29,7 @@
 //! `ferret-analyze` (module `emulated`) wires this into `ferret analyze`: which events
 //! come from the log and which from the ptrace tracer is documented there.
 //!
-//! # Why `-d strace -D` into one FIFO per process
+//! # Why `-d strace,tid -D` into one FIFO per thread
 //!
 //! `-strace` writes to the sample's own stderr: the guest's output would interleave
 //! with the log and a guest could forge log lines by printing them. `-d strace -D FILE`
@@ -40,13 +41,14 @@
 //! One FIFO for the whole task is not enough: QEMU writes each call in several
 //! pieces (pid and name, each argument, the return), each its own `write`, and the
 //! pieces of concurrent processes interleave mid-call in a shared stream, where no
-//! parser can always tell whose piece is whose. So `-D` names
-//! [`LOG_TEMPLATE`] (`strace.%d`, QEMU puts its pid there): every program image opens
-//! its own process's FIFO, which [`StraceLog::add_process`] creates before that
-//! process runs. A forked QEMU keeps its parent's descriptor; ferret's tracer reopens
+//! parser can always tell whose piece is whose. So `-d strace,tid -D` names
+//! [`LOG_TEMPLATE`] (`strace.%d`, QEMU puts the writing thread's id there): every
+//! thread of every program image opens its own FIFO, which [`StraceLog::add_task`]
+//! creates before that thread runs, and its events get the thread's id (QEMU prints
+//! only the pid). A forked QEMU keeps its parent's descriptor; ferret's tracer reopens
 //! it on the child's FIFO at the child's first stop (`ferret_trace::Redirect`, with
-//! [`LogHandle::log_fd_of`]). Threads of a process share its log (QEMU prints their
-//! calls with the process's pid); [`StraceParser`] attributes their pieces. QEMU runs
+//! [`LogHandle::log_fd_of`]). Without such a tracer a child's pieces stay in its
+//! parent's log until it executes a program, and [`StraceParser`] attributes them. QEMU runs
 //! in the guest's process, so a guest that attacks its emulator could still write to
 //! the descriptor: the log describes a cooperative or unaware guest, like any
 //! in-process monitor.
@@ -57,9 +59,9 @@
 //! program leaves that program emulated but unlogged.
 //!
 //! Limits of QEMU 7.2's log (Debian 12): no timestamps (events get the host's receive
-//! time), no thread ids (`tid == pid`), `connect`/`bind`/`sendto` addresses and
-//! `prctl` strings printed as pointers, `envp` not printed. See [`StraceParser`] for
-//! how interleaved pieces are attributed.
+//! time), no thread ids in the text (the per-thread FIFO gives them),
+//! `connect`/`bind`/`sendto` addresses and `prctl` strings printed as pointers, `envp`
+//! not printed. See [`StraceParser`] for how pieces sharing one log are attributed.
 
 mod arch;
 mod enrich;

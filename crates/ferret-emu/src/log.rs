@@ -1,17 +1,19 @@
-//! The host side of QEMU's syscall log: one FIFO per guest process.
+//! The host side of QEMU's syscall log: one FIFO per guest thread.
 //!
-//! Every QEMU opens `LOG_TEMPLATE` with its pid in place of `%d` (the sandbox pid:
-//! QEMU runs in the sandbox's pid namespace), so each emulated program image writes
-//! to its own FIFO. A forked QEMU inherits its parent's log descriptor; a tracer
+//! Every QEMU thread opens `LOG_TEMPLATE` with its thread id in place of `%d`
+//! (`-d tid`; the sandbox's ids: QEMU runs in the sandbox's pid namespace, and a
+//! process's first thread has the pid), so each thread of each emulated program image
+//! writes to its own FIFO. A forked QEMU inherits its parent's log descriptor; a tracer
 //! that reopens it on the child's own FIFO before the child runs
 //! (`ferret_trace::Redirect`, with [`StraceLog::log_fd_of`] and
-//! [`StraceLog::add_process`]) keeps every process's pieces apart, which one shared
+//! [`StraceLog::add_task`]) keeps every process's pieces apart, which one shared
 //! stream cannot: QEMU writes each call in several pieces, and the pieces of
 //! concurrent processes interleave mid-call.
 //!
 //! A FIFO must exist before its QEMU opens it (the directory is read-only in the
 //! sandbox, and QEMU gives up on a log it cannot open), so the caller creates one for
-//! the first process before releasing it and one for every process at its fork. The
+//! the first process before releasing it and one for every process and thread at its
+//! creation. The
 //! host holds both ends open while the process lives: QEMU never blocks opening it
 //! and the reader sees no premature end of file; [`StraceLog::retire`] drops the
 //! host's write end when the process is gone, and its FIFO is read to its end.
@@ -35,13 +37,13 @@ use crate::{Error, LOG_DIR};
 /// Raw log pieces: (receive time in ns since the epoch, bytes).
 pub type Chunks = Vec<(u64, Vec<u8>)>;
 
-/// What one FIFO carried: the log of one process (its program images in turn, and
-/// any forked child that kept the inherited descriptor).
+/// What one FIFO carried: the log of one thread (a process's first thread: its
+/// program images in turn, and any forked child that kept the inherited descriptor).
 #[derive(Debug, Clone, Default)]
 pub struct Stream {
     /// Creation order of the FIFO.
     pub writer: u64,
-    /// Sandbox pid the FIFO was made for.
+    /// Sandbox thread id the FIFO was made for (the pid for a first thread).
     pub pid: i32,
     /// What was read from it.
     pub chunks: Chunks,
@@ -155,9 +157,9 @@ impl StraceLog {
         self.handle.clone()
     }
 
-    /// See [`LogHandle::add_process`].
-    pub fn add_process(&self, pid: i32) -> Result<PathBuf, Error> {
-        self.handle.add_process(pid)
+    /// See [`LogHandle::add_task`].
+    pub fn add_task(&self, pid: i32) -> Result<PathBuf, Error> {
+        self.handle.add_task(pid)
     }
 
     /// Stops reading (call it once every QEMU of the task has exited, e.g. after the
@@ -203,9 +205,10 @@ impl LogHandle {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Creates the FIFO of sandbox pid `pid` (replacing that of an earlier process
-    /// with the pid, which is then retired) and returns its sandbox path.
-    pub fn add_process(&self, pid: i32) -> Result<PathBuf, Error> {
+    /// Creates the FIFO of sandbox thread id `pid` (a pid for a process's first
+    /// thread; replacing that of an earlier task with the id, which is then retired)
+    /// and returns its sandbox path.
+    pub fn add_task(&self, pid: i32) -> Result<PathBuf, Error> {
         self.retire(pid);
         let name = format!("strace.{pid}");
         let fifo = self.host_dir.join(&name);
@@ -238,9 +241,9 @@ impl LogHandle {
         Ok(Path::new(LOG_DIR).join(name))
     }
 
-    /// The process `pid` (sandbox pid) is gone: the host's write end of its FIFO is
-    /// closed (the FIFO is read to its end once no QEMU holds it) and its name freed
-    /// for a later process with the same pid.
+    /// The task `pid` (sandbox thread id) is gone: the host's write end of its FIFO
+    /// is closed (the FIFO is read to its end once no QEMU holds it) and its name
+    /// freed for a later task with the same id.
     pub fn retire(&self, pid: i32) {
         if self.state().live.remove(&pid).is_some() {
             let _ = fs::remove_file(self.host_dir.join(format!("strace.{pid}")));
@@ -323,10 +326,15 @@ fn same_fd_table(a: i32, b: i32) -> bool {
     r == 0
 }
 
-/// Parses the streams of a log ([`StraceLog::finish_events`]).
+/// Parses the streams of a log ([`StraceLog::finish_events`]). With `own_logs`
+/// every stream is one thread's, and its events get that thread's id (QEMU prints
+/// the pid only).
 pub fn parse_streams(streams: &[Stream], own_logs: bool) -> Parsed {
     let mut p = AttributedParser::new(own_logs);
     for s in streams {
+        if own_logs {
+            p.name_thread(s.writer, i64::from(s.pid));
+        }
         for (ts, bytes) in &s.chunks {
             p.feed(s.writer, *ts, bytes);
         }
@@ -444,10 +452,10 @@ mod tests {
         fs::create_dir_all(&root).unwrap();
         let log = StraceLog::create(&root).unwrap();
         assert_eq!(
-            log.add_process(7).unwrap(),
+            log.add_task(7).unwrap(),
             Path::new(LOG_DIR).join("strace.7")
         );
-        log.add_process(9).unwrap();
+        log.add_task(9).unwrap();
         let handle = log.handle();
         let open = |pid: i32| {
             fs::OpenOptions::new()
@@ -459,7 +467,7 @@ mod tests {
         open(9).write_all(b"9 getpid() = 9\n").unwrap();
         // Pid 7 ends; a new process 7 gets a new FIFO and stream.
         handle.retire(7);
-        handle.add_process(7).unwrap();
+        handle.add_task(7).unwrap();
         open(7).write_all(b"7 gettid() = 7\n").unwrap();
         let streams = log.finish().unwrap();
         let text: Vec<(i32, String)> = streams

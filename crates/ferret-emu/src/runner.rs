@@ -13,8 +13,9 @@ use crate::{Error, StraceLog};
 /// Sandbox path of the directory holding the syscall-log FIFOs (a read-only bind of a
 /// host directory; a FIFO on a read-only mount can still be written).
 pub const LOG_DIR: &str = "/run/qemu";
-/// QEMU's log file: `%d` is the QEMU process's pid, so every process has its own
-/// FIFO (see [`StraceLog`]).
+/// QEMU's log file: with `-d tid`, `%d` is the thread id of the writing thread (the
+/// pid for a process's first thread), so every thread has its own FIFO (see
+/// [`StraceLog`]).
 pub const LOG_TEMPLATE: &str = "/run/qemu/strace.%d";
 /// Sandbox directory QEMU searches first for a guest's files (its built-in
 /// `interp_prefix` in Debian's build, `/etc/qemu-binfmt/<qemu-arch>`): each
@@ -145,13 +146,13 @@ impl Plan {
     /// The spawn request running `sample` (a path inside the sandbox) with `args`.
     /// Under QEMU, argv\[0\] stays the sample's path (`-0`), the syscall log goes to
     /// [`LOG_TEMPLATE`] (`-d strace -D`, not the sample's stderr) and the environment
-    /// carries `QEMU_LOG=strace` and `QEMU_LOG_FILENAME` so that QEMUs started by
+    /// carries `QEMU_LOG=strace,tid` and `QEMU_LOG_FILENAME` so that QEMUs started by
     /// binfmt_misc for foreign children log too, each to its own process's FIFO.
     pub fn spawn_spec(&self, sample: &Path, args: &[OsString]) -> SpawnSpec {
         let mut argv: Vec<OsString> = vec![sample.as_os_str().to_owned()];
         argv.extend(args.iter().cloned());
         let mut spec = SpawnSpec::new(argv.clone());
-        spec.env.push(OsString::from("QEMU_LOG=strace"));
+        spec.env.push(OsString::from("QEMU_LOG=strace,tid"));
         spec.env
             .push(OsString::from(format!("QEMU_LOG_FILENAME={LOG_TEMPLATE}")));
         if let Runner::Qemu { binary } = &self.runner {
@@ -161,7 +162,7 @@ impl Plan {
                 q.push(Path::new(SYSROOT_BASE).join(q_name).into_os_string());
             }
             q.extend(
-                ["-d", "strace", "-D", LOG_TEMPLATE, "-0"]
+                ["-d", "strace,tid", "-D", LOG_TEMPLATE, "-0"]
                     .into_iter()
                     .map(OsString::from),
             );

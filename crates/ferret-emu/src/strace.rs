@@ -2,10 +2,10 @@
 //!
 //! QEMU writes each syscall in separately flushed pieces: `"<pid> "`, `"name(args)"`
 //! before the call runs, then `" = "`, the value (or `-1 errno=N (text)`) and `"\n"`
-//! after it returns. Where several writers share one log — the threads of a process,
-//! or a forked child that was not given a log of its own (see [`crate::StraceLog`];
-//! [`AttributedParser`] parses one log per process) — their pieces interleave, e.g.
-//! after a fork:
+//! after it returns. Where several writers share one log — a forked child that was
+//! not given a log of its own (see [`crate::StraceLog`]; [`AttributedParser`] parses
+//! one log per thread), or threads of a QEMU run without `-d tid` — their pieces
+//! interleave, e.g. after a fork:
 //!
 //! ```text
 //! 5781 clone(CLONE_CHILD_CLEARTID|...) =  = 5783
@@ -1120,6 +1120,8 @@ pub struct AttributedParser {
 struct Writer {
     /// Order of first appearance (ties of equal times).
     seq: usize,
+    /// The thread whose log this is, when known.
+    tid: Option<i64>,
     parser: StraceParser,
     /// Bytes before the writer's first call, while they may still be the child's
     /// ` = 0` line.
@@ -1141,16 +1143,7 @@ impl AttributedParser {
     /// Adds one write of `writer` (any key naming one thread for the log's whole
     /// life, e.g. a host tid with a generation) received at `ts`.
     pub fn feed(&mut self, writer: u64, ts: u64, bytes: &[u8]) {
-        let seq = self.writers.len();
-        let own_logs = self.own_logs;
-        let w = self.writers.entry(writer).or_insert_with(|| Writer {
-            seq,
-            parser: StraceParser {
-                single_writer: own_logs,
-                ..StraceParser::default()
-            },
-            head: Some(Vec::new()),
-        });
+        let w = self.writer(writer);
         let Some(head) = w.head.as_mut() else {
             w.parser.feed(ts, bytes);
             return;
@@ -1172,6 +1165,25 @@ impl AttributedParser {
                 return;
             }
         }
+    }
+
+    /// Names the thread that wrote `writer`'s log: its events get that thread id.
+    pub fn name_thread(&mut self, writer: u64, tid: i64) {
+        self.writer(writer).tid = Some(tid);
+    }
+
+    fn writer(&mut self, writer: u64) -> &mut Writer {
+        let seq = self.writers.len();
+        let own_logs = self.own_logs;
+        self.writers.entry(writer).or_insert_with(|| Writer {
+            seq,
+            tid: None,
+            parser: StraceParser {
+                single_writer: own_logs,
+                ..StraceParser::default()
+            },
+            head: Some(Vec::new()),
+        })
     }
 
     /// Parses what is left and merges the writers' events.
@@ -1196,13 +1208,12 @@ impl AttributedParser {
                     out.anomalies.push(a);
                 }
             }
-            tagged.extend(
-                parsed
-                    .events
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, ev)| (ev.ts, w.seq, i, ev)),
-            );
+            tagged.extend(parsed.events.into_iter().enumerate().map(|(i, mut ev)| {
+                if let Some(t) = w.tid {
+                    ev.tid = t;
+                }
+                (ev.ts, w.seq, i, ev)
+            }));
         }
         tagged.sort_by_key(|&(ts, seq, i, _)| (ts, seq, i));
         out.events = tagged

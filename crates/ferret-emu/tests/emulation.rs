@@ -89,12 +89,12 @@ fn host_binfmt_state() -> (Vec<String>, Vec<String>) {
     (mounts, entries)
 }
 
-/// Without a tracer to create each process's log FIFO at its fork, the FIFOs of the
+/// Without a tracer to create each task's log FIFO at its creation, the FIFOs of the
 /// first pids of the sandbox's fresh pid namespace are made ahead (these samples
 /// start a handful of processes).
 fn own_logs_ahead(log: &StraceLog) {
     for pid in 1..=64 {
-        log.add_process(pid).unwrap();
+        log.add_task(pid).unwrap();
     }
 }
 
@@ -102,6 +102,7 @@ struct Run {
     outcome: Outcome,
     events: Vec<Event>,
     anomalies: Vec<String>,
+    streams: Vec<ferret_emu::Stream>,
 }
 
 /// Runs `host_sample` (installed at /root/sample, plus `extra` files) in a sandbox
@@ -144,6 +145,7 @@ fn run(plan: &Plan, host_sample: &Path, extra: &[(&Path, &str)], args: &[&str]) 
         outcome,
         events: parsed.events,
         anomalies: parsed.anomalies,
+        streams,
     }
 }
 
@@ -318,6 +320,56 @@ arch_tests! {
     mipsel_dynamic: "mipsel-linux-gnu", Arch::Mipsel, false;
     powerpc_static: "powerpc-linux-gnu", Arch::Ppc, true;
     powerpc_dynamic: "powerpc-linux-gnu", Arch::Ppc, false;
+}
+
+/// Every guest thread logs to a FIFO of its own (`-d tid`): three threads opening
+/// files at the same time leave three whole logs, and with the streams named by
+/// thread (no fork here, so each stream is one thread's) every call carries the id
+/// of the thread that made it.
+#[test]
+fn threads_log_apart() {
+    require_root();
+    let _g = serial();
+    let bin = compile("aarch64-linux-gnu", "threads.c", true);
+    let plan = Plan::for_sample(&fs::read(&bin).unwrap(), None).unwrap();
+    let r = run(&plan, &bin, &[], &[]);
+    let ctx = dump(&r);
+    assert_eq!(r.outcome.sample_exit, Some(ExitStatus::Code(5)), "{ctx}");
+    assert!(r.anomalies.is_empty(), "{ctx}");
+    let parsed = ferret_emu::parse_streams(&r.streams, true);
+    assert!(parsed.anomalies.is_empty(), "{:?}", parsed.anomalies);
+    let opens = |path: &str| -> Vec<(i64, i64)> {
+        parsed
+            .events
+            .iter()
+            .filter(|e| e.ty == "openat" && path_arg(e) == Some(path))
+            .map(|e| (e.pid, e.tid))
+            .collect()
+    };
+    let (main, a, b) = (
+        opens("/etc/group"),
+        opens("/etc/hostname"),
+        opens("/etc/passwd"),
+    );
+    for (name, o) in [("group", &main), ("hostname", &a), ("passwd", &b)] {
+        assert_eq!(o.len(), 3, "{name}: {o:?}\n{ctx}");
+        assert!(o.iter().all(|x| *x == o[0]), "{name}: one thread: {o:?}");
+    }
+    let pid = main[0].0;
+    assert_eq!(main[0].1, pid, "the main thread's id is the pid");
+    for t in [a[0], b[0]] {
+        assert_eq!(t.0, pid, "threads print the process's pid");
+        assert_ne!(t.1, pid, "a thread has an id of its own");
+    }
+    assert_ne!(a[0].1, b[0].1);
+    // One stream per thread that logged: the main thread's and the two others'.
+    let logging: Vec<i32> = r
+        .streams
+        .iter()
+        .filter(|s| !s.chunks.is_empty())
+        .map(|s| s.pid)
+        .collect();
+    assert_eq!(logging.len(), 3, "{logging:?}");
 }
 
 /// A MIPS first stage runs an ARM second stage: the sandbox's own binfmt_misc hands it

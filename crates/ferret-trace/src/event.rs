@@ -268,6 +268,10 @@ pub trait Sink {
 
     /// How the redirect asked for by [`Self::new_process`] went.
     fn redirected(&mut self, _pid: i32, _result: Result<(), String>) {}
+
+    /// A new thread of an existing process is at its first stop and has run
+    /// nothing yet.
+    fn new_thread(&mut self, _tid: i32) {}
 }
 
 impl Sink for Vec<TraceEvent> {

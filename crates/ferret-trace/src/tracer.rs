@@ -661,11 +661,13 @@ impl PtraceTracer {
     }
 
     /// A new task's first stop: a new process may get a descriptor redirected
-    /// ([`Sink::new_process`]) before it runs.
+    /// ([`Sink::new_process`]) before it runs; a new thread is announced
+    /// ([`Sink::new_thread`]).
     fn on_first_stop(&mut self, tid: i32, sink: &mut dyn Sink) {
         let mut sig = 0;
-        if tid != self.root
-            && self.tgid_of(tid) == tid
+        if self.tgid_of(tid) != tid {
+            sink.new_thread(tid);
+        } else if tid != self.root
             && let Some(r) = sink.new_process(tid)
         {
             match inject::redirect(tid, &r) {

@@ -969,6 +969,7 @@ struct RedirectSink {
     target: (u64, u64),
     dir: PathBuf,
     done: Vec<(i32, Result<(), String>)>,
+    threads: Vec<i32>,
 }
 
 impl ferret_trace::Sink for RedirectSink {
@@ -995,11 +996,15 @@ impl ferret_trace::Sink for RedirectSink {
     fn redirected(&mut self, pid: i32, result: Result<(), String>) {
         self.done.push((pid, result));
     }
+    fn new_thread(&mut self, tid: i32) {
+        self.threads.push(tid);
+    }
 }
 
 /// A forked child's inherited descriptor is reopened on a file of its own before
 /// the child runs: its writes (and its own child's) land there, the parent's stay
-/// in the shared file, and the child runs on unharmed.
+/// in the shared file, and the child runs on unharmed. A thread is announced, and
+/// shares its process's descriptors.
 #[test]
 fn new_processes_get_their_own_descriptor() {
     use std::os::unix::fs::MetadataExt;
@@ -1011,9 +1016,12 @@ fn new_processes_get_their_own_descriptor() {
     let meta = std::fs::metadata(&shared).expect("stat");
     let script = format!(
         r#"
-import os
+import os, threading
 fd = os.open("{s}", os.O_WRONLY | os.O_APPEND)
 os.write(fd, b"parent-1\n")
+t = threading.Thread(target=lambda: os.write(fd, b"thread\n"))
+t.start()
+t.join()
 pid = os.fork()
 if pid == 0:
     os.write(fd, b"child-1\n")
@@ -1044,13 +1052,16 @@ os.write(fd, b"parent-2 %d\n" % os.waitstatus_to_exitcode(st))
         target: (meta.dev(), meta.ino()),
         dir: dir.clone(),
         done: Vec::new(),
+        threads: Vec::new(),
     };
     let summary = tracer
         .run(Instant::now() + Duration::from_secs(60), &mut sink)
         .expect("run");
     assert!(!summary.timed_out);
     let read = |p: &Path| std::fs::read_to_string(p).expect("read");
-    assert_eq!(read(&shared), "parent-1\nparent-2 7\n");
+    assert_eq!(read(&shared), "parent-1\nthread\nparent-2 7\n");
+    assert_eq!(sink.threads.len(), 1, "{:?}", sink.threads);
+    assert_ne!(sink.threads[0], root);
     // Only the child had the shared file: the grandchild inherits the child's own.
     assert_eq!(sink.done.len(), 1, "{:?}", sink.done);
     let (pid, result) = &sink.done[0];

@@ -59,11 +59,11 @@ struct Seen {
     log_problem: Option<String>,
 }
 
-/// Every process writes its guest syscall log to a FIFO of its own (a forked QEMU's
-/// inherited descriptor is moved to the child's FIFO before the child runs), and
-/// guest-syscalls.log keeps those logs one after the other: each pid's lines form
-/// one block. A child whose pieces went into its parent's log would show up as
-/// alternating pids. `None` when the rule holds.
+/// Every thread (these samples have one per process) writes its guest syscall log to
+/// a FIFO of its own (a forked QEMU's inherited descriptor is moved to the child's
+/// FIFO before the child runs), and guest-syscalls.log keeps those logs one after
+/// the other: each pid's lines form one block. A child whose pieces went into its
+/// parent's log would show up as alternating pids. `None` when the rule holds.
 fn log_problem(raw: &str) -> Option<String> {
     let mut done: BTreeSet<&str> = BTreeSet::new();
     let mut current = None;
