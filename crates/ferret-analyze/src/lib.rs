@@ -834,46 +834,28 @@ pub fn analyze(
     match net.attach(spawned.pid_map().init_host_pid()) {
         Ok(notes) => network_notes.extend(notes),
         Err(e) => {
-            drop(spawned);
-            let _ = sandbox.teardown();
             // `e` is already an `Error::Network`: keep its text without the prefix.
-            let mut msg = match e {
+            let msg = match e {
                 Error::Network(m) => m,
                 other => other.to_string(),
             };
-            for d in net.finish().errors {
-                msg.push_str("; ");
-                msg.push_str(&d);
-            }
-            return Err(Error::Network(msg));
+            return Err(Error::Network(abandon(spawned, &mut sandbox, net, msg)));
         }
     }
-    // The sample's QEMU opens its log FIFO first thing: it must exist before release.
-    let root_log = emu
+    // Before release: the sample's QEMU opens its log FIFO first thing, and a
+    // dynamically linked i386 sample needs the i386 loader where its ELF names it.
+    let prepared = emu
         .as_ref()
-        .map_or(Ok(()), |e| e.add_process(spawned.ns_pid()));
-    if let Err(e) = root_log {
-        drop(spawned);
-        let _ = sandbox.teardown();
-        let mut msg = e;
-        for d in net.finish().errors {
-            msg.push_str("; ");
-            msg.push_str(&d);
-        }
-        return Err(Error::Sandbox(msg));
-    }
-    // A dynamically linked i386 sample needs the i386 loader where its ELF names it.
-    if let Some(p) = &plan
-        && let Err(e) = p.mount_native_libs(spawned.pid_map().init_host_pid())
-    {
-        drop(spawned);
-        let _ = sandbox.teardown();
-        let mut msg = e.to_string();
-        for d in net.finish().errors {
-            msg.push_str("; ");
-            msg.push_str(&d);
-        }
-        return Err(Error::Sandbox(msg));
+        .map_or(Ok(()), |e| e.add_process(spawned.ns_pid()))
+        .and_then(|()| match &plan {
+            Some(p) => p
+                .mount_native_libs(spawned.pid_map().init_host_pid())
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            None => Ok(()),
+        });
+    if let Err(msg) = prepared {
+        return Err(Error::Sandbox(abandon(spawned, &mut sandbox, net, msg)));
     }
     let t_setup = t_setup0.elapsed();
 
@@ -897,6 +879,18 @@ pub fn analyze(
         arch: report::ArchInfo::of(plan.as_ref()),
         emu,
     })
+}
+
+/// Gives up a task before its release: the unreleased sample is dropped (it exits
+/// unrun), the sandbox torn down and the fake net's own problems appended to `msg`.
+fn abandon(spawned: Spawned, sandbox: &mut Sandbox, net: TaskNet<'_>, mut msg: String) -> String {
+    drop(spawned);
+    let _ = sandbox.teardown();
+    for d in net.finish().errors {
+        msg.push_str("; ");
+        msg.push_str(&d);
+    }
+    msg
 }
 
 struct DetonationCtx<'a> {

@@ -53,16 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         load(&sources, &LoadOptions::default())?
     };
     for s in rules.prefilter_summaries() {
-        eprintln!(
-            "{}: prefilter {}, {}/{} rules analysable, {}/{} patterns anchored{}",
-            s.namespace,
-            if s.enabled { "on" } else { "off" },
-            s.rules_analysable,
-            s.rules,
-            s.patterns_anchored,
-            s.patterns,
-            s.reason.map(|r| format!(" ({r})")).unwrap_or_default()
-        );
+        eprintln!("{s}");
     }
     let paths: Vec<String> = std::fs::read_to_string(&list)?
         .lines()

@@ -120,6 +120,27 @@ pub struct PrefilterSummary {
     pub unanalysable_rules: Vec<String>,
 }
 
+/// One line: namespace, on or off (and why), and the counts.
+impl std::fmt::Display for PrefilterSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: prefilter {}; {} of {} rules need a pattern, {} of {} patterns anchored, {} anchors",
+            self.namespace,
+            if self.enabled { "on" } else { "off" },
+            self.rules_analysable,
+            self.rules,
+            self.patterns_anchored,
+            self.patterns,
+            self.anchors,
+        )?;
+        match &self.reason {
+            Some(r) => write!(f, " ({r})"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The compiled prefilter of one namespace.
 #[derive(Debug)]
 pub(crate) struct Prefilter {

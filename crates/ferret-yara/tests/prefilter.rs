@@ -187,20 +187,7 @@ fn every_elastic_rule_matches_its_synthesised_buffer_with_and_without_prefilter(
     let rules = load(&sources(), &LoadOptions::default()).unwrap();
     let summaries = rules.prefilter_summaries();
     for s in &summaries {
-        println!(
-            "{}: prefilter {}; {} of {} rules need a pattern, {} of {} patterns anchored, {} anchors{}",
-            s.namespace,
-            if s.enabled { "on" } else { "off" },
-            s.rules_analysable,
-            s.rules,
-            s.patterns_anchored,
-            s.patterns,
-            s.anchors,
-            s.reason
-                .as_ref()
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default()
-        );
+        println!("{s}");
     }
     let elastic = summaries
         .iter()
