@@ -18,7 +18,7 @@
 //! and the reader sees no premature end of file; [`StraceLog::retire`] drops the
 //! host's write end when the process is gone, and its FIFO is read to its end.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 use std::fs;
 use std::io::{self, Read};
@@ -77,10 +77,10 @@ struct Shared {
 #[derive(Debug, Default)]
 struct State {
     next: u64,
-    /// FIFOs of live processes by sandbox pid: writer and the host's write end.
-    live: HashMap<i32, (u64, OwnedFd)>,
-    /// (device, inode) of every FIFO made, and its writer.
-    ids: HashMap<(u64, u64), u64>,
+    /// The host's write end of the FIFO of each live task, by sandbox id.
+    live: HashMap<i32, OwnedFd>,
+    /// (device, inode) of every FIFO made.
+    ids: HashSet<(u64, u64)>,
     /// Read ends not yet taken by the reader.
     added: Vec<(u64, i32, OwnedFd)>,
 }
@@ -233,8 +233,8 @@ impl LogHandle {
             let mut st = self.state();
             let writer = st.next;
             st.next += 1;
-            st.ids.insert((meta.dev(), meta.ino()), writer);
-            st.live.insert(pid, (writer, write));
+            st.ids.insert((meta.dev(), meta.ino()));
+            st.live.insert(pid, write);
             st.added.push((writer, pid, read));
         }
         self.wake();
@@ -259,7 +259,7 @@ impl LogHandle {
             return None;
         }
         let dir = fs::read_dir(format!("/proc/{host_pid}/fd")).ok()?;
-        let ours: Vec<(u64, u64)> = self.state().ids.keys().copied().collect();
+        let ours: Vec<(u64, u64)> = self.state().ids.iter().copied().collect();
         dir.flatten().find_map(|e| {
             let m = fs::metadata(e.path()).ok()?;
             if !m.file_type().is_fifo() || !ours.contains(&(m.dev(), m.ino())) {
